@@ -1,0 +1,535 @@
+"""Guest test harness: boots the Debian kernel in QEMU with our modules and runs scenarios.
+
+A *guest test* is a bash script under tests/<suite>/ (not under lib/, guest/, harness/fixtures/
+or selftest-module/). Its header comments configure it:
+
+    # timeout: 60                 seconds the test may take inside the guest (default 120)
+    # boot: vcpus=4 cpu=EPYC      how the guest boots; tests with equal boot settings share a boot
+    # sim: <simulator config>     (later) host simulator devices to attach
+
+Tests with the same boot settings run one after another in one guest. The guest runner
+(tests/guest/init) reports over a virtio-serial port; this module keeps a watchdog on it, kills
+a guest that stops answering, and fails any test during which the kernel log shows a WARNING,
+BUG, Oops, panic, Rust panic, KASAN/UBSAN report, lockup, RCU stall or hung task.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import tarfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+TOP = Path(__file__).resolve().parent.parent
+TESTS = TOP / "tests"
+CACHE = Path(os.environ.get("PVGUEST_CACHE") or
+             Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pvguest")
+
+# Kernel log lines that fail the test they appear in. Each entry: (name, regex).
+BAD_LOG = [
+    ("WARNING", re.compile(r"WARNING: (CPU: \d+ PID: \d+ at|at )|------------\[ cut here \]------------")),
+    ("BUG", re.compile(r"\bBUG: |kernel BUG at")),
+    ("Oops", re.compile(r"\bOops\b|general protection fault|invalid opcode: ")),
+    ("panic", re.compile(r"Kernel panic - not syncing|\bpanicked at\b|rust_panic")),
+    ("KASAN", re.compile(r"KASAN: |BUG: KASAN")),
+    ("UBSAN", re.compile(r"UBSAN: ")),
+    ("KMSAN/KCSAN/KFENCE", re.compile(r"\bKMSAN: |\bKCSAN: |\bKFENCE: ")),
+    ("kmemleak", re.compile(r"kmemleak: \d+ new suspected memory leaks|unreferenced object 0x")),
+    ("hung task", re.compile(r"INFO: task .* blocked for more than \d+ seconds")),
+    ("lockup", re.compile(r"soft lockup|hard LOCKUP|watchdog: BUG")),
+    ("RCU stall", re.compile(r"rcu: INFO: rcu_\w+ (self-)?detected stall|rcu_sched detected stall")),
+    ("lockdep", re.compile(r"possible circular locking dependency|inconsistent lock state|possible recursive locking")),
+    ("sleep in atomic", re.compile(r"BUG: sleeping function called from invalid context|scheduling while atomic")),
+    ("list corruption", re.compile(r"list_(add|del) corruption")),
+    ("refcount", re.compile(r"refcount_t: (underflow|overflow|saturated|addition on 0)")),
+]
+
+MARK_BEGIN = re.compile(r"pvguest: BEGIN (\S+)")
+MARK_END = re.compile(r"pvguest: END (\S+) rc=(-?\d+)")
+LOGTIME = re.compile(r"^\[\s*\d+\.\d+\]\s?")
+
+
+def bad_lines(lines: list[str]) -> list[tuple[str, str]]:
+    """The (kind, line) pairs among kernel log lines that indicate a kernel problem."""
+    found = []
+    for line in lines:
+        for kind, rx in BAD_LOG:
+            if rx.search(line):
+                found.append((kind, LOGTIME.sub("", line).strip()))
+                break
+    return found
+
+
+@dataclasses.dataclass(frozen=True)
+class Boot:
+    """How a guest boots. Tests with equal Boot values share one guest."""
+    vcpus: int = 2
+    cpu: str = "Skylake-Server"
+    mem: str = "2G"
+    sim: str = ""          # host simulator configuration ("" = no simulator)
+
+    def label(self) -> str:
+        s = f"{self.vcpus} vCPU {self.cpu} {self.mem}"
+        return s + (f" sim={self.sim}" if self.sim else "")
+
+
+@dataclasses.dataclass
+class GuestTest:
+    id: str                 # suite/name
+    path: Path              # the script
+    timeout: int = 120
+    boot: Boot = Boot()
+
+    @property
+    def suite(self) -> str:
+        return self.id.split("/", 1)[0]
+
+
+@dataclasses.dataclass
+class Result:
+    id: str
+    ok: bool
+    seconds: float = 0.0
+    reason: str = ""                       # one line: why it failed
+    output: list[str] = dataclasses.field(default_factory=list)
+    log_problems: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+
+def parse_header(path: Path) -> dict[str, str]:
+    """The '# key: value' lines at the top of a test script."""
+    hdr = {}
+    for line in path.read_text().splitlines():
+        if not line.startswith("#"):
+            if line.strip():
+                break
+            continue
+        m = re.match(r"#\s*([a-z-]+):\s*(.*)$", line)
+        if m:
+            hdr[m.group(1)] = m.group(2).strip()
+    return hdr
+
+
+def parse_boot(spec: str, base: Boot = Boot()) -> Boot:
+    kw = {}
+    for item in spec.split():
+        k, _, v = item.partition("=")
+        if k == "vcpus":
+            kw["vcpus"] = int(v)
+        elif k in ("cpu", "mem", "sim"):
+            kw[k] = v
+        else:
+            raise ValueError(f"unknown boot setting {k!r} (know vcpus=, cpu=, mem=, sim=)")
+    return dataclasses.replace(base, **kw)
+
+
+def load_test(path: Path, root: Path = TESTS) -> GuestTest:
+    rel = path.relative_to(root)
+    tid = str(rel.with_suffix(""))
+    hdr = parse_header(path)
+    t = GuestTest(id=tid, path=path)
+    if "timeout" in hdr:
+        t.timeout = int(hdr["timeout"])
+    if "boot" in hdr:
+        t.boot = parse_boot(hdr["boot"])
+    if "sim" in hdr:
+        t.boot = dataclasses.replace(t.boot, sim=hdr["sim"])
+    return t
+
+
+def collect(root: Path = TESTS) -> list[GuestTest]:
+    skip = {"lib", "guest", "selftest-module"}
+    tests = []
+    for p in sorted(root.glob("*/*.sh")):
+        if p.parent.name in skip:
+            continue
+        tests.append(load_test(p, root))
+    return tests
+
+
+# --------------------------------------------------------------------------------------------
+# Running a guest
+
+
+@dataclasses.dataclass
+class Kernel:
+    release: str
+    vmlinuz: Path
+    root_img: Path
+
+    @staticmethod
+    def from_cache() -> "Kernel":
+        rel_file = CACHE / "kernel" / "RELEASE"
+        if not rel_file.exists():
+            raise SystemExit("error: no prepared kernel (missing %s)\n  what to do: run scripts/setup" % rel_file)
+        release = rel_file.read_text().strip()
+        vml = CACHE / "kernel" / release / "vmlinuz"
+        img = CACHE / "guest" / "root.img"
+        for p in (vml, img):
+            if not p.exists():
+                raise SystemExit(f"error: {p} is missing\n  what to do: run scripts/setup")
+        return Kernel(release, vml.resolve(), img)
+
+
+def module_files() -> list[Path]:
+    """The .ko files the build produced (scripts/build)."""
+    return sorted(p for p in TOP.glob("**/*.ko") if "target" not in p.parts and "out" not in p.parts)
+
+
+def depmod_files(dest: Path, release: str, modules: list[Path]) -> list[Path]:
+    """modules.dep & co. for the guest's module tree plus ours in updates/pvguest, computed
+    on the host (depmod over ~3000 modules takes 15 s under TCG, well under 1 s here)."""
+    src = CACHE / "guest" / "rootfs" / "usr" / "lib" / "modules" / release
+    if not src.is_dir():
+        raise SystemExit(f"error: {src} is missing\n  what to do: run scripts/setup")
+    base = dest / "depmod"
+    if base.exists():
+        shutil.rmtree(base)
+    tree = base / "lib" / "modules" / release
+    tree.mkdir(parents=True)
+    for entry in ("kernel", "modules.order", "modules.builtin", "modules.builtin.modinfo"):
+        if (src / entry).exists():
+            (tree / entry).symlink_to(src / entry)
+    upd = tree / "updates" / "pvguest"
+    upd.mkdir(parents=True)
+    for m in modules:
+        shutil.copy2(m, upd / m.name)
+    r = subprocess.run(["depmod", "-b", str(base), release], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"error: depmod for the guest failed: {r.stderr.strip()}\n"
+                         "  what to do: check that kmod is installed on this machine")
+    return sorted(p for p in tree.glob("modules.*") if p.is_file() and not p.is_symlink())
+
+
+def make_payload(dest: Path, tests: list[GuestTest], modules: list[Path], shell: bool,
+                 release: str, extra: Optional[dict[str, Path]] = None, root: Path = TESTS) -> Path:
+    """A tar the guest unpacks to /payload: init, tests/lib, the tests, list, modules and
+    the module index (depmod) that includes them."""
+    tar_path = dest / "payload.tar"
+    with tarfile.open(tar_path, "w", format=tarfile.GNU_FORMAT) as tar:
+        def add(src: Path, arc: str, mode: int = 0o644):
+            info = tar.gettarinfo(str(src), arc)
+            info.mode = mode
+            info.uid = info.gid = 0
+            with open(src, "rb") as f:
+                tar.addfile(info, f)
+        add(TESTS / "guest" / "init", "init", 0o755)
+        for p in sorted((TESTS / "lib").glob("*")):
+            add(p, f"tests/lib/{p.name}", 0o755)
+        lines = []
+        for t in tests:
+            rel = t.path.relative_to(root)
+            arc = f"tests/{rel}"
+            add(t.path, arc, 0o755)
+            # Data files next to a test (same stem, other suffix) go along.
+            for side in sorted(t.path.parent.glob(t.path.stem + ".*")):
+                if side != t.path:
+                    add(side, f"tests/{side.relative_to(root)}")
+            lines.append(f"{t.id} {t.timeout} {arc}\n")
+        for name, src in (extra or {}).items():
+            add(src, name, 0o755)
+        listing = dest / "list"
+        listing.write_text("".join(lines))
+        add(listing, "tests/list")
+        for m in modules:
+            add(m, f"modules/{m.name}")
+        if modules:
+            for f in depmod_files(dest, release, modules):
+                add(f, f"modindex/{f.name}")
+        if shell:
+            flag = dest / "shell"
+            flag.write_text("")
+            add(flag, "shell")
+    # A raw disk must be a whole number of 512-byte sectors; GNU tar pads to 10 KiB anyway.
+    size = tar_path.stat().st_size
+    if size % 512:
+        with open(tar_path, "ab") as f:
+            f.write(b"\0" * (512 - size % 512))
+    return tar_path
+
+
+class Guest:
+    """One QEMU process and its control channel."""
+
+    def __init__(self, kernel: Kernel, boot: Boot, workdir: Path, payload: Path,
+                 extra_args: Optional[list[str]] = None, interactive: bool = False,
+                 on_cmd: Optional[Callable[[str], tuple[int, str]]] = None,
+                 cmdline_extra: str = ""):
+        self.kernel, self.boot, self.dir, self.payload = kernel, boot, workdir, payload
+        self.extra_args = extra_args or []
+        self.interactive = interactive
+        self.on_cmd = on_cmd
+        self.cmdline_extra = cmdline_extra
+        self.console = workdir / "console.log"
+        self.ctl_path = workdir / "ctl.sock"
+        self.lines: list[tuple[float, str]] = []
+        self.cond = threading.Condition()
+        self.closed = False
+        self.proc: Optional[subprocess.Popen] = None
+        self.sock: Optional[socket.socket] = None
+
+    def qemu_argv(self) -> list[str]:
+        b = self.boot
+        append = " ".join([
+            "console=ttyS0,115200", "root=/dev/nvme0n1", "rw", "rootwait",
+            "init=/usr/local/sbin/pvguest-boot", "panic=-1", "printk.devkmsg=on",
+            self.cmdline_extra,
+        ]).split()
+        argv = [
+            "qemu-system-x86_64", "-name", "pvguest", "-nodefaults", "-no-user-config",
+            "-machine", "q35", "-accel", "tcg", "-cpu", b.cpu, "-smp", str(b.vcpus), "-m", b.mem,
+            "-display", "none", "-no-reboot",
+            "-kernel", str(self.kernel.vmlinuz), "-append", " ".join(append),
+            # One NVMe controller (so it is nvme0 whatever the probe order), namespace 1 the
+            # root image, namespace 2 the payload tar.
+            "-device", "nvme,id=nvme0,serial=pvguest",
+            "-drive", f"if=none,id=root,file={self.kernel.root_img},format=raw,snapshot=on",
+            "-device", "nvme-ns,drive=root,bus=nvme0,nsid=1",
+            "-drive", f"if=none,id=payload,file={self.payload},format=raw,snapshot=on",
+            "-device", "nvme-ns,drive=payload,bus=nvme0,nsid=2",
+            "-device", "virtio-serial-pci,id=vser",
+            "-chardev", f"socket,id=ctl,path={self.ctl_path},server=on,wait=off",
+            "-device", "virtserialport,bus=vser.0,chardev=ctl,name=pvguest.ctl",
+        ]
+        if self.interactive:
+            argv += ["-chardev", f"stdio,id=con,logfile={self.console},signal=off",
+                     "-serial", "chardev:con"]
+        else:
+            argv += ["-serial", f"file:{self.console}"]
+        return argv + self.extra_args
+
+    def start(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for p in (self.console, self.ctl_path):
+            if p.exists():
+                p.unlink()
+        argv = self.qemu_argv()
+        (self.dir / "qemu.cmd").write_text(shlex.join(argv) + "\n")
+        stdio = None if self.interactive else subprocess.DEVNULL
+        self.qemu_err = open(self.dir / "qemu.stderr", "wb")
+        self.proc = subprocess.Popen(argv, stdin=stdio, stdout=stdio, stderr=self.qemu_err)
+        deadline = time.time() + 20
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError("QEMU exited at start: " + self.qemu_stderr())
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(str(self.ctl_path))
+                self.sock = s
+                break
+            except OSError:
+                s.close()
+                if time.time() > deadline:
+                    self.kill()
+                    raise RuntimeError("QEMU did not open its control socket within 20 s")
+                time.sleep(0.05)
+        threading.Thread(target=self._reader, daemon=True).start()
+
+    def qemu_stderr(self) -> str:
+        try:
+            return (self.dir / "qemu.stderr").read_text(errors="replace").strip()[-2000:]
+        except OSError:
+            return ""
+
+    def _reader(self) -> None:
+        buf = b""
+        assert self.sock is not None
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            buf += data
+            while b"\n" in buf:
+                raw, buf = buf.split(b"\n", 1)
+                line = raw.decode("utf-8", "replace").rstrip("\r")
+                if line.startswith("CMD "):
+                    self._handle_cmd(line)
+                with self.cond:
+                    self.lines.append((time.time(), line))
+                    self.cond.notify_all()
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+
+    def _handle_cmd(self, line: str) -> None:
+        _, seq, *rest = line.split(" ", 2)
+        text = rest[0] if rest else ""
+        if self.on_cmd is None:
+            rc, msg = 1, "this guest has no host command handler"
+        else:
+            try:
+                rc, msg = self.on_cmd(text)
+            except Exception as e:  # a broken handler must not kill the reader
+                rc, msg = 1, f"host command failed: {e}"
+        msg = msg.replace("\n", " | ")
+        try:
+            assert self.sock is not None
+            self.sock.sendall(f"ACK {seq} {rc} {msg}\n".encode())
+        except OSError:
+            pass
+
+    def wait_line(self, pred: Callable[[str], bool], start: int, timeout: float) -> tuple[int, Optional[str]]:
+        """Waits for a control line matching pred at index >= start. Returns (index, line),
+        or (start, None) on timeout, guest exit or closed channel."""
+        deadline = time.time() + timeout
+        with self.cond:
+            i = start
+            while True:
+                while i < len(self.lines):
+                    if pred(self.lines[i][1]):
+                        return i, self.lines[i][1]
+                    i += 1
+                if self.closed or (self.proc and self.proc.poll() is not None):
+                    # drain anything that arrived just before the exit
+                    if i >= len(self.lines):
+                        return i, None
+                    continue
+                left = deadline - time.time()
+                if left <= 0:
+                    return i, None
+                self.cond.wait(min(left, 0.5))
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def wait_exit(self, timeout: float) -> bool:
+        assert self.proc is not None
+        try:
+            self.proc.wait(timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+
+    def close(self) -> None:
+        self.kill()
+        if self.sock:
+            self.sock.close()
+        if hasattr(self, "qemu_err"):
+            self.qemu_err.close()
+
+
+def console_segments(text: str) -> dict[str, list[str]]:
+    """Splits the console log by the runner's kernel-log markers: {test id: lines}, plus
+    '<boot>' for lines before the first test and '<after>' for lines after the last."""
+    segs: dict[str, list[str]] = {"<boot>": []}
+    cur = "<boot>"
+    for line in text.splitlines():
+        m = MARK_BEGIN.search(line)
+        if m:
+            cur = m.group(1)
+            segs.setdefault(cur, [])
+            continue
+        m = MARK_END.search(line)
+        if m:
+            cur = "<after>"
+            segs.setdefault(cur, [])
+            continue
+        segs.setdefault(cur, []).append(line)
+    return segs
+
+
+def run_guest(tests: list[GuestTest], boot: Boot, kernel: Kernel, workdir: Path,
+              modules: Optional[list[Path]] = None, boot_timeout: int = 180,
+              extra_args: Optional[list[str]] = None, interactive: bool = False,
+              on_cmd: Optional[Callable[[str], tuple[int, str]]] = None,
+              progress: Callable[[str], None] = lambda s: None,
+              root: Path = TESTS, cmdline_extra: str = "") -> list[Result]:
+    """Boots one guest, runs tests in order, returns one Result per test."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    payload = make_payload(workdir, tests, module_files() if modules is None else modules,
+                           interactive, kernel.release, root=root)
+    g = Guest(kernel, boot, workdir, payload, extra_args, interactive, on_cmd, cmdline_extra)
+    results: dict[str, Result] = {}
+    outputs: dict[str, list[str]] = {t.id: [] for t in tests}
+    broke: Optional[str] = None       # why the guest as a whole failed, if it did
+    t0 = time.time()
+    try:
+        g.start()
+        idx, ready = g.wait_line(lambda l: l.startswith("READY "), 0, boot_timeout)
+        if ready is None:
+            broke = (f"guest did not boot within {boot_timeout}s" if g.proc and g.proc.poll() is None
+                     else "guest exited before it was ready")
+        else:
+            progress(f"booted in {time.time() - t0:.0f}s: {ready[6:]}")
+            pos = idx + 1
+            for t in tests:
+                pos, line = g.wait_line(lambda l: l.startswith("BEGIN "), pos, 60)
+                if line is None or line.split()[1] != t.id:
+                    broke = f"the guest runner did not start {t.id}"
+                    break
+                started = time.time()
+                # Watchdog: the test's own timeout, plus the runner's kill grace, plus slack.
+                pos, end = g.wait_line(lambda l: l.startswith("END ") or l.startswith("DONE"), pos + 1,
+                                       t.timeout + 45)
+                with g.cond:
+                    outputs[t.id] = [l[len(f"OUT {t.id} "):] for _, l in g.lines
+                                     if l.startswith(f"OUT {t.id} ")]
+                if end is None or not end.startswith("END "):
+                    alive = g.proc is not None and g.proc.poll() is None
+                    if alive:
+                        broke = (f"guest stopped responding during {t.id} "
+                                 f"(no result {t.timeout + 45}s after it began); killed it")
+                    else:
+                        broke = f"guest died during {t.id} (QEMU exited)"
+                    results[t.id] = Result(t.id, False, time.time() - started, broke, outputs[t.id])
+                    break
+                _, tid, rc, secs = end.split()[:4]
+                rc_i = int(rc)
+                if rc_i == 0:
+                    results[t.id] = Result(t.id, True, float(secs), "", outputs[t.id])
+                else:
+                    why = (f"timed out after {t.timeout}s" if rc_i in (124, 137)
+                           else f"exited with status {rc_i}")
+                    last = next((o for o in reversed(outputs[t.id]) if o.strip()), "")
+                    results[t.id] = Result(t.id, False, float(secs),
+                                           why + (f": {last.strip()}" if last else ""), outputs[t.id])
+                progress(("PASS " if rc_i == 0 else "FAIL ") + t.id)
+                pos += 1
+            if broke is None and not interactive:
+                _, done = g.wait_line(lambda l: l.startswith("DONE"), pos, 60)
+                if done is None:
+                    broke = "guest did not finish after its last test"
+            if broke is None:
+                if not g.wait_exit(None if interactive else 30):
+                    broke = "guest did not power off"
+    except RuntimeError as e:
+        broke = str(e)
+    finally:
+        g.close()
+
+    console = g.console.read_text(errors="replace") if g.console.exists() else ""
+    segs = console_segments(console)
+    out = []
+    for t in tests:
+        r = results.get(t.id)
+        if r is None:
+            r = Result(t.id, False, 0.0, f"not run: {broke or 'unknown failure'}", outputs.get(t.id, []))
+        probs = bad_lines(segs.get(t.id, []))
+        if t is tests[0]:
+            probs = bad_lines(segs.get("<boot>", [])) + probs
+        if t is tests[-1]:
+            probs += bad_lines(segs.get("<after>", []))
+        if probs:
+            r.log_problems = probs
+            if r.ok:
+                r.ok = False
+                kind, line = probs[0]
+                r.reason = f"kernel log shows {kind}: {line}"
+        out.append(r)
+    (workdir / "results.json").write_text(json.dumps([dataclasses.asdict(r) for r in out], indent=1))
+    with g.cond:
+        (workdir / "ctl.log").write_text("".join(f"{ts - t0:8.2f} {l}\n" for ts, l in g.lines))
+    return out

@@ -1,0 +1,57 @@
+# Helpers for guest tests, sourced by the runner before each test (bash, set -eu -o pipefail).
+# A test fails by exiting non-zero; the last line it printed is shown as the reason, so
+# every helper prints what went wrong before it exits.
+
+# fail MESSAGE: stop the test with MESSAGE as the reason.
+fail() { echo "FAIL: $*"; exit 1; }
+
+# note MESSAGE: a line of test output (shown with -v and in the results).
+note() { echo "$*"; }
+
+# expect_eq ACTUAL EXPECTED WHAT
+expect_eq() { [ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"; }
+
+# expect_match TEXT REGEX WHAT
+expect_match() { printf '%s\n' "$1" | grep -Eq -- "$2" || fail "$3: '$1' does not match /$2/"; }
+
+# load MODULE [PARAM=VALUE...]: modprobe, failing the test with modprobe's own message.
+load() {
+	local out
+	out=$(modprobe "$@" 2>&1) || fail "modprobe $* failed: ${out:-no message}"
+	grep -q "^${1//-/_} " /proc/modules || fail "modprobe $1 succeeded but $1 is not in /proc/modules"
+}
+
+# unload MODULE: rmmod, failing the test if the module does not go away.
+unload() {
+	local out
+	out=$(rmmod "$1" 2>&1) || fail "rmmod $1 failed: ${out:-no message}"
+	! grep -q "^${1//-/_} " /proc/modules || fail "rmmod $1 succeeded but $1 is still loaded"
+}
+
+# klog_since_begin: kernel log lines since this test began (the runner marks the start).
+klog_since_begin() {
+	dmesg | awk -v id="$PVG_TEST_ID" 'index($0, "pvguest: BEGIN " id) { on = 1; next } on'
+}
+
+# expect_klog REGEX WHAT: a kernel log line since the test began matches REGEX.
+expect_klog() {
+	klog_since_begin | grep -Eq -- "$1" || {
+		klog_since_begin | tail -n 5 | sed 's/^/  klog: /'
+		fail "$2: no kernel log line matches /$1/"
+	}
+}
+
+_pvg_seq=0
+# host COMMAND...: ask the host harness to do something (e.g. drive the simulator); prints
+# the host's answer and returns its status.
+host() {
+	_pvg_seq=$((_pvg_seq + 1))
+	printf 'CMD %s %s\n' "$_pvg_seq" "$*" >&"${PVG_CTL_FD:-3}"
+	local tag seq rc msg
+	while IFS=' ' read -r -t 120 tag seq rc msg <&"${PVG_CTL_FD:-3}"; do
+		[ "$tag" = ACK ] && [ "$seq" = "$_pvg_seq" ] || continue
+		printf '%s\n' "$msg"
+		return "$rc"
+	done
+	fail "the host did not answer command '$*' within 120 s"
+}
