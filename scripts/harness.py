@@ -36,7 +36,7 @@ CACHE = Path(os.environ.get("PVGUEST_CACHE") or
 
 # Kernel log lines that fail the test they appear in. Each entry: (name, regex).
 BAD_LOG = [
-    ("WARNING", re.compile(r"WARNING: (CPU: \d+ PID: \d+ at|at )|------------\[ cut here \]------------")),
+    ("WARNING", re.compile(r"WARNING: (CPU: \d+ PID: \d+ at|at )")),
     ("BUG", re.compile(r"\bBUG: |kernel BUG at")),
     ("Oops", re.compile(r"\bOops\b|general protection fault|invalid opcode: ")),
     ("panic", re.compile(r"Kernel panic - not syncing|\bpanicked at\b|rust_panic")),
@@ -46,12 +46,15 @@ BAD_LOG = [
     ("kmemleak", re.compile(r"kmemleak: \d+ new suspected memory leaks|unreferenced object 0x")),
     ("hung task", re.compile(r"INFO: task .* blocked for more than \d+ seconds")),
     ("lockup", re.compile(r"soft lockup|hard LOCKUP|watchdog: BUG")),
-    ("RCU stall", re.compile(r"rcu: INFO: rcu_\w+ (self-)?detected stall|rcu_sched detected stall")),
+    ("RCU stall", re.compile(r"rcu: INFO: rcu_\w+ (self-)?detected stalls?\b")),
     ("lockdep", re.compile(r"possible circular locking dependency|inconsistent lock state|possible recursive locking")),
     ("sleep in atomic", re.compile(r"BUG: sleeping function called from invalid context|scheduling while atomic")),
     ("list corruption", re.compile(r"list_(add|del) corruption")),
     ("refcount", re.compile(r"refcount_t: (underflow|overflow|saturated|addition on 0)")),
 ]
+
+# The root partition's GPT PARTUUID (scripts/setup-guest writes it).
+ROOT_PARTUUID = "5076675f-726f-6f74-8000-000000000001"
 
 MARK_BEGIN = re.compile(r"pvguest: BEGIN (\S+)")
 MARK_END = re.compile(r"pvguest: END (\S+) rc=(-?\d+)")
@@ -279,7 +282,7 @@ class Guest:
     def qemu_argv(self) -> list[str]:
         b = self.boot
         append = " ".join([
-            "console=ttyS0,115200", "root=/dev/nvme0n1", "rw", "rootwait",
+            "console=ttyS0,115200", f"root=PARTUUID={ROOT_PARTUUID}", "rw", "rootwait",
             "init=/usr/local/sbin/pvguest-boot", "panic=-1", "printk.devkmsg=on",
             self.cmdline_extra,
         ]).split()
@@ -288,8 +291,9 @@ class Guest:
             "-machine", "q35", "-accel", "tcg", "-cpu", b.cpu, "-smp", str(b.vcpus), "-m", b.mem,
             "-display", "none", "-no-reboot",
             "-kernel", str(self.kernel.vmlinuz), "-append", " ".join(append),
-            # One NVMe controller (so it is nvme0 whatever the probe order), namespace 1 the
-            # root image, namespace 2 the payload tar.
+            # One NVMe controller with two namespaces, the root image and the payload tar.
+            # They probe in either order; the root is found by PARTUUID and the payload is
+            # the namespace without partitions.
             "-device", "nvme,id=nvme0,serial=pvguest",
             "-drive", f"if=none,id=root,file={self.kernel.root_img},format=raw,snapshot=on",
             "-device", "nvme-ns,drive=root,bus=nvme0,nsid=1",
@@ -478,7 +482,8 @@ def run_guest(tests: list[GuestTest], boot: Boot, kernel: Kernel, workdir: Path,
                     outputs[t.id] = [l[len(f"OUT {t.id} "):] for _, l in g.lines
                                      if l.startswith(f"OUT {t.id} ")]
                 if end is None or not end.startswith("END "):
-                    alive = g.proc is not None and g.proc.poll() is None
+                    # The control channel closes a moment before QEMU exits: give it time.
+                    alive = not g.wait_exit(5)
                     if alive:
                         broke = (f"guest stopped responding during {t.id} "
                                  f"(no result {t.timeout + 45}s after it began); killed it")
