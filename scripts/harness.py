@@ -247,6 +247,7 @@ def make_payload(dest: Path, tests: list[GuestTest], modules: list[Path], shell:
         if modules:
             for f in depmod_files(dest, release, modules):
                 add(f, f"modindex/{f.name}")
+            shutil.rmtree(dest / "depmod")
         if shell:
             flag = dest / "shell"
             flag.write_text("")
