@@ -260,6 +260,88 @@ def make_payload(dest: Path, tests: list[GuestTest], modules: list[Path], shell:
     return tar_path
 
 
+def parse_mem(mem: str) -> int:
+    """QEMU's -m syntax (2G, 512M, bytes) in bytes."""
+    m = re.fullmatch(r"(\d+)([KMGT]?)", mem.strip().upper())
+    if not m:
+        raise ValueError(f"bad memory size {mem!r}")
+    return int(m.group(1)) << {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}[m.group(2)]
+
+
+SIM_BIN = TOP / "target" / "release" / "pvg-host"
+
+
+class Simulator:
+    """The host simulator (host/, pvg-host) serving one guest: started before QEMU, which
+    then maps the same RAM file and connects to its ivshmem socket."""
+
+    def __init__(self, boot: Boot, workdir: Path):
+        self.boot, self.dir = boot, workdir
+        self.ram = Path(f"/dev/shm/pvguest-{os.getpid()}-{id(self):x}.ram")
+        self.ivshmem = workdir / "ivshmem.sock"
+        self.control = workdir / "sim.sock"
+        self.log = workdir / "sim.log"
+        self.proc: Optional[subprocess.Popen] = None
+
+    def start(self) -> None:
+        if not SIM_BIN.exists():
+            raise RuntimeError(f"{SIM_BIN} is missing; run scripts/build")
+        args = [] if self.boot.sim in ("", "-", "on") else shlex.split(self.boot.sim)
+        argv = [str(SIM_BIN), "--ram", str(self.ram), "--ram-size", str(parse_mem(self.boot.mem)),
+                "--vps", str(self.boot.vcpus), "--ivshmem", str(self.ivshmem),
+                "--control", str(self.control), *args]
+        (self.dir / "sim.cmd").write_text(shlex.join(argv) + "\n")
+        self.logf = open(self.log, "wb")
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.logf)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().decode(errors="replace")
+        if "ready" not in line:
+            self.stop()
+            raise RuntimeError("the host simulator did not start: " + self.log.read_text(errors="replace")[-500:])
+
+    def qemu_args(self) -> list[str]:
+        return [
+            "-object", f"memory-backend-file,id=ram,size={self.boot.mem},mem-path={self.ram},share=on",
+            "-chardev", f"socket,id=ivsh,path={self.ivshmem}",
+            "-device", f"ivshmem-doorbell,chardev=ivsh,vectors={self.boot.vcpus + 1}",
+        ]
+
+    def command(self, text: str, timeout: float = 60) -> tuple[int, str]:
+        """One line to the simulator's control socket; (0, answer) or (1, error)."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(str(self.control))
+            s.sendall(text.encode() + b"\n")
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        answer = buf.decode(errors="replace").strip()
+        if answer.startswith("ok"):
+            return 0, answer[2:].strip()
+        return 1, answer
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if hasattr(self, "logf"):
+            self.logf.close()
+        try:
+            self.ram.unlink()
+        except FileNotFoundError:
+            pass
+
+
 class Guest:
     """One QEMU process and its control channel."""
 
@@ -282,6 +364,7 @@ class Guest:
 
     def qemu_argv(self) -> list[str]:
         b = self.boot
+        machine = "q35,memory-backend=ram" if b.sim else "q35"
         append = " ".join([
             "console=ttyS0,115200", f"root=PARTUUID={ROOT_PARTUUID}", "rw", "rootwait",
             "init=/usr/local/sbin/pvguest-boot", "panic=-1", "printk.devkmsg=on",
@@ -289,7 +372,7 @@ class Guest:
         ]).split()
         argv = [
             "qemu-system-x86_64", "-name", "pvguest", "-nodefaults", "-no-user-config",
-            "-machine", "q35", "-accel", "tcg", "-cpu", b.cpu, "-smp", str(b.vcpus), "-m", b.mem,
+            "-machine", machine, "-accel", "tcg", "-cpu", b.cpu, "-smp", str(b.vcpus), "-m", b.mem,
             "-display", "none", "-no-reboot",
             "-kernel", str(self.kernel.vmlinuz), "-append", " ".join(append),
             # One NVMe controller with two namespaces, the root image and the payload tar.
@@ -456,12 +539,28 @@ def run_guest(tests: list[GuestTest], boot: Boot, kernel: Kernel, workdir: Path,
     workdir.mkdir(parents=True, exist_ok=True)
     payload = make_payload(workdir, tests, module_files() if modules is None else modules,
                            interactive, kernel.release, root=root)
-    g = Guest(kernel, boot, workdir, payload, extra_args, interactive, on_cmd, cmdline_extra)
+    sim: Optional[Simulator] = None
+    if boot.sim:
+        sim = Simulator(boot, workdir)
+        extra_args = (extra_args or []) + sim.qemu_args()
+
+    def handle_cmd(text: str) -> tuple[int, str]:
+        if text.startswith("sim "):
+            if sim is None:
+                return 1, "this guest runs without the host simulator (add '# sim:' to the test)"
+            return sim.command(text[4:])
+        if on_cmd is not None:
+            return on_cmd(text)
+        return 1, f"unknown host command {text!r}"
+
+    g = Guest(kernel, boot, workdir, payload, extra_args, interactive, handle_cmd, cmdline_extra)
     results: dict[str, Result] = {}
     outputs: dict[str, list[str]] = {t.id: [] for t in tests}
     broke: Optional[str] = None       # why the guest as a whole failed, if it did
     t0 = time.time()
     try:
+        if sim is not None:
+            sim.start()
         g.start()
         idx, ready = g.wait_line(lambda l: l.startswith("READY "), 0, boot_timeout)
         if ready is None:
@@ -515,6 +614,9 @@ def run_guest(tests: list[GuestTest], boot: Boot, kernel: Kernel, workdir: Path,
         broke = str(e)
     finally:
         g.close()
+        sim_died = sim is not None and sim.proc is not None and sim.proc.poll() is not None
+        if sim is not None:
+            sim.stop()
 
     console = g.console.read_text(errors="replace") if g.console.exists() else ""
     segs = console_segments(console)
@@ -528,6 +630,11 @@ def run_guest(tests: list[GuestTest], boot: Boot, kernel: Kernel, workdir: Path,
             probs = bad_lines(segs.get("<boot>", [])) + probs
         if t is tests[-1]:
             probs += bad_lines(segs.get("<after>", []))
+        if sim is not None and r.ok:
+            sim_log = sim.log.read_text(errors="replace") if sim.log.exists() else ""
+            if sim_died or "panicked" in sim_log:
+                r.ok = False
+                r.reason = "the host simulator died or panicked (see sim.log)"
         if probs:
             r.log_problems = probs
             if r.ok:

@@ -1,12 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! pvg_hcall: the hypercall adapter.
 //!
-//! Detects the hypervisor from CPUID (the parsing lives in the `hcall_abi` crate, shared with
-//! the host tests), picks a backend, reports it in one `dmesg` line and in debugfs
-//! (`/sys/kernel/debug/pvg_hcall/`).
+//! Detects the hypervisor from CPUID (parsing in the `hcall_abi` crate, shared with the host
+//! tests), picks a backend, and exports one neutral, paravirt_ops-shaped table of operations
+//! (`pvg_hcall_api.rs`) for the other pvguest modules. Backends: the pvguest host simulator
+//! (an ivshmem-doorbell PCI device), and "none". Reports its choice in one `dmesg` line and in
+//! debugfs (`/sys/kernel/debug/pvg_hcall/`: detect, backend, stats, selftest, bench).
+
+use core::sync::atomic::Ordering;
 
 use hcall_abi::cpuid::{self, CpuidResult, CpuidSource, Detection};
-use kernel::{debugfs, prelude::*};
+use kernel::{debugfs, driver, pci, prelude::*, uaccess::UserSliceReader};
+
+// The API is written for consumer modules; here it is a private module, so some items go
+// unused and `pub` reaches no further than the crate.
+#[allow(unreachable_pub, dead_code)]
+#[path = "../api/pvg_hcall_api.rs"]
+pub(crate) mod pvg_hcall_api;
+mod ops;
+mod selftest;
+mod shim;
+mod sim;
+mod synic;
 
 module! {
     type: HcallModule,
@@ -14,6 +29,12 @@ module! {
     authors: ["pvguest developers"],
     description: "pvguest hypercall adapter: hypervisor detection and a neutral hypercall ops table",
     license: "GPL",
+    params: {
+        sim_timeout_ms: u64 {
+            default: 1000,
+            description: "Simulator backend: milliseconds to wait for the host to answer a call",
+        },
+    },
 }
 
 /// The CPU's own CPUID instruction.
@@ -28,7 +49,12 @@ impl CpuidSource for Cpu {
     }
 }
 
-/// Writes the `detect` debugfs file: one `key: value` per line.
+/// Name of the active backend.
+pub(crate) fn backend_name() -> &'static str {
+    // SAFETY: every table's `name` is a 'static NUL-terminated string.
+    unsafe { CStr::from_char_ptr(ops::active().name) }.to_str().unwrap_or("?")
+}
+
 fn show_detection(d: &Detection, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
     writeln!(f, "cpu_vendor: {}", d.cpu.name())?;
     writeln!(f, "hypervisor_bit: {}", d.hypervisor_bit as u8)?;
@@ -48,31 +74,116 @@ fn show_detection(d: &Detection, f: &mut kernel::fmt::Formatter<'_>) -> kernel::
         Some(x) => writeln!(f, "xen: {}.{} at {:#010x}, hypercall msr {:#x}", x.major(), x.minor(), x.base, x.hypercall_msr)?,
         None => writeln!(f, "xen: absent")?,
     }
-    Ok(())
+    writeln!(f, "backend: {}", backend_name())
 }
 
+fn show_stats(_: &(), f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+    writeln!(f, "backend {}", backend_name())?;
+    writeln!(f, "{:<24} {:>10} {:>8} {:>10} {:>10}", "op", "calls", "errors", "avg_ns", "max_ns")?;
+    for (name, s) in ops::OP_NAMES.iter().zip(ops::STATS.iter()) {
+        let calls = s.calls.load(Ordering::Relaxed);
+        let avg = if calls == 0 { 0 } else { s.total_ns.load(Ordering::Relaxed) / calls };
+        writeln!(f, "{:<24} {:>10} {:>8} {:>10} {:>10}", name, calls, s.errors.load(Ordering::Relaxed), avg, s.max_ns.load(Ordering::Relaxed))?;
+    }
+    writeln!(f, "synic_dropped {}", synic::DROPPED.load(Ordering::Relaxed))
+}
+
+fn read_number(reader: &mut UserSliceReader) -> Result<u32> {
+    let mut buf = [0u8; 16];
+    let n = reader.len().min(buf.len());
+    reader.read_slice(&mut buf[..n])?;
+    core::str::from_utf8(&buf[..n]).map_err(|_| EINVAL)?.trim().parse::<u32>().map_err(|_| EINVAL)
+}
+
+fn show_selftest(_: &(), f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+    let r = &selftest::RESULT;
+    let g = |a: &core::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    writeln!(
+        f,
+        "runs={} vps={} per_vp={} posted={} post_errors={} received={} wrong_cpu={} bad_payload={} elapsed_us={}",
+        g(&r.runs),
+        g(&r.vps),
+        g(&r.per_vp),
+        g(&r.posted),
+        g(&r.post_errors),
+        g(&r.received),
+        g(&r.wrong_cpu),
+        g(&r.bad_payload),
+        g(&r.elapsed_us)
+    )
+}
+
+fn write_selftest(_: &(), reader: &mut UserSliceReader) -> Result {
+    selftest::run(read_number(reader)?)
+}
+
+fn show_bench(_: &(), f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+    let b = &selftest::BENCH;
+    let g = |a: &core::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    writeln!(f, "backend={} calls={} table_ns={} direct_ns={} ping_ns={}", backend_name(), g(&b.calls), g(&b.table_ns), g(&b.direct_ns), g(&b.ping_ns))
+}
+
+fn write_bench(_: &(), reader: &mut UserSliceReader) -> Result {
+    selftest::bench(read_number(reader)?)
+}
+
+#[pin_data]
 struct HcallModule {
-    _debugfs: Pin<KBox<debugfs::File<Detection>>>,
-    _dir: debugfs::Dir,
+    #[pin]
+    sim_driver: driver::Registration<pci::Adapter<sim::SimDriver>>,
+    files: KVec<Pin<KBox<debugfs::File<()>>>>,
+    detect: Pin<KBox<debugfs::File<Detection>>>,
+    dir: debugfs::Dir,
 }
 
-impl kernel::Module for HcallModule {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
+impl kernel::InPlaceModule for HcallModule {
+    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
         let det = cpuid::detect(&Cpu);
-        match det.primary() {
-            Some(p) => pr_info!(
-                "hypervisor {} (signature \"{}\" at {:#010x}), cpu {}; Hyper-V interface {}, Xen interface {}\n",
-                p.vendor().name(),
-                p.signature.to_str(&mut [0; 12]),
-                p.base,
-                det.cpu.name(),
-                if det.hyperv.is_some() { "present" } else { "absent" },
-                if det.xen.is_some() { "present" } else { "absent" },
-            ),
-            None => pr_info!("no hypervisor found (CPUID.1:ECX.31 = {}), cpu {}\n", det.hypervisor_bit as u8, det.cpu.name()),
-        }
-        let dir = debugfs::Dir::new(c"pvg_hcall");
-        let file = KBox::pin_init(dir.read_callback_file(c"detect", det, &show_detection), GFP_KERNEL)?;
-        Ok(HcallModule { _debugfs: file, _dir: dir })
+        sim::set_timeout_ms(module_parameters::sim_timeout_ms.value());
+        try_pin_init!(Self {
+            // Binding the simulator's PCI device (if there is one) happens right here.
+            sim_driver <- driver::Registration::new(c"pvg_hcall_sim", module),
+            dir: debugfs::Dir::new(c"pvg_hcall"),
+            detect: {
+                if sim::present() {
+                    ops::activate(&sim::SIM_OPS);
+                } else {
+                    ops::activate(&ops::NONE_OPS);
+                }
+                report(&det);
+                KBox::pin_init(dir.read_callback_file(c"detect", det, &show_detection), GFP_KERNEL)?
+            },
+            files: {
+                let mut v = KVec::new();
+                v.push(KBox::pin_init(dir.read_callback_file(c"stats", (), &show_stats), GFP_KERNEL)?, GFP_KERNEL)?;
+                v.push(KBox::pin_init(dir.read_write_callback_file(c"selftest", (), &show_selftest, &write_selftest), GFP_KERNEL)?, GFP_KERNEL)?;
+                v.push(KBox::pin_init(dir.read_write_callback_file(c"bench", (), &show_bench, &write_bench), GFP_KERNEL)?, GFP_KERNEL)?;
+                v
+            },
+        })
+    }
+}
+
+/// The one dmesg line about what was found and chosen.
+fn report(det: &Detection) {
+    let hv = if det.hyperv.is_some() { "present" } else { "absent" };
+    let xen = if det.xen.is_some() { "present" } else { "absent" };
+    match det.primary() {
+        Some(p) => pr_info!(
+            "hypervisor {} (signature \"{}\" at {:#010x}), cpu {}; Hyper-V interface {}, Xen interface {}; backend {}\n",
+            p.vendor().name(),
+            p.signature.to_str(&mut [0; 12]),
+            p.base,
+            det.cpu.name(),
+            hv,
+            xen,
+            backend_name(),
+        ),
+        None => pr_info!(
+            "no hypervisor found (CPUID.1:ECX.31 = {}), cpu {}; backend {}\n",
+            det.hypervisor_bit as u8,
+            det.cpu.name(),
+            backend_name()
+        ),
     }
 }

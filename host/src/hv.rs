@@ -1,0 +1,479 @@
+//! The virtual hypervisor: per-virtual-processor synthetic interrupt controller (SynIC) state,
+//! the calls the guest makes through its slots (TLFS hypercalls and synthetic MSR accesses),
+//! and delivery of SynIC messages and event flags into guest memory with TLFS semantics.
+//!
+//! What the guest announces (slot area, SIMP/SIEFP pages) is validated against guest RAM
+//! before use; malformed calls get `HV_STATUS_*` errors, never a crash.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use sim_proto::{guest_state, slot_offset, slot_state, state_word, vector_for_vp, Op, Slot, SLOT_SIZE};
+use zerocopy::FromBytes;
+
+use crate::bar::Bar;
+use crate::guestmem::GuestRam;
+
+/// Hyper-V status codes the simulator returns (`include/hyperv/hvgdk_mini.h`).
+pub mod status {
+    /// HV_STATUS_SUCCESS.
+    pub const SUCCESS: u16 = 0x0;
+    /// HV_STATUS_INVALID_HYPERCALL_CODE.
+    pub const INVALID_HYPERCALL_CODE: u16 = 0x2;
+    /// HV_STATUS_INVALID_HYPERCALL_INPUT.
+    pub const INVALID_HYPERCALL_INPUT: u16 = 0x3;
+    /// HV_STATUS_INVALID_ALIGNMENT.
+    pub const INVALID_ALIGNMENT: u16 = 0x4;
+    /// HV_STATUS_INVALID_PARAMETER.
+    pub const INVALID_PARAMETER: u16 = 0x5;
+    /// HV_STATUS_INSUFFICIENT_BUFFERS.
+    pub const INSUFFICIENT_BUFFERS: u16 = 0x13;
+    /// HV_STATUS_INVALID_PORT_ID.
+    pub const INVALID_PORT_ID: u16 = 0x11;
+    /// HV_STATUS_INVALID_CONNECTION_ID.
+    pub const INVALID_CONNECTION_ID: u16 = 0x12;
+}
+
+/// Hypercall codes the simulator implements (TLFS; `hvgdk_mini.h` HVCALL_*).
+pub mod call {
+    /// HvCallPostMessage.
+    pub const POST_MESSAGE: u16 = 0x005c;
+    /// HvCallSignalEvent.
+    pub const SIGNAL_EVENT: u16 = 0x005d;
+}
+
+/// Synthetic MSRs (TLFS; `hvgdk_mini.h` HV_X64_MSR_*).
+pub mod msr {
+    /// HV_X64_MSR_GUEST_OS_ID.
+    pub const GUEST_OS_ID: u32 = 0x4000_0000;
+    /// HV_X64_MSR_VP_INDEX.
+    pub const VP_INDEX: u32 = 0x4000_0002;
+    /// HV_X64_MSR_SCONTROL.
+    pub const SCONTROL: u32 = 0x4000_0080;
+    /// HV_X64_MSR_SVERSION.
+    pub const SVERSION: u32 = 0x4000_0081;
+    /// HV_X64_MSR_SIEFP.
+    pub const SIEFP: u32 = 0x4000_0082;
+    /// HV_X64_MSR_SIMP.
+    pub const SIMP: u32 = 0x4000_0083;
+    /// HV_X64_MSR_EOM.
+    pub const EOM: u32 = 0x4000_0084;
+    /// HV_X64_MSR_SINT0.
+    pub const SINT0: u32 = 0x4000_0090;
+    /// HV_X64_MSR_SINT15.
+    pub const SINT15: u32 = 0x4000_009f;
+}
+
+/// Number of synthetic interrupt sources per VP.
+pub const SINT_COUNT: usize = 16;
+/// Size of one SynIC message slot (`struct hv_message`).
+pub const MESSAGE_SIZE: usize = 256;
+/// Largest SynIC message payload.
+pub const MESSAGE_PAYLOAD: usize = 240;
+/// Bytes of event flags per SINT in the SIEFP page.
+pub const EVENT_FLAGS_PER_SINT: usize = 256;
+/// SINT MSR: masked bit.
+const SINT_MASKED: u64 = 1 << 16;
+/// SIMP/SIEFP/SCONTROL enable bit.
+const ENABLE: u64 = 1;
+/// hv_message header: msg_pending flag in `message_flags`.
+const MSG_PENDING: u8 = 1;
+/// Messages queued per SINT before the host drops (and counts) more.
+const QUEUE_LIMIT: usize = 1024;
+
+/// What the VMBus host (or a test peer) does with the guest's hypercalls.
+pub trait Partition: Send + Sync {
+    /// HvPostMessage from VP `vp`. Returns an HV status.
+    fn post_message(&self, vp: u32, connection_id: u32, message_type: u32, payload: &[u8]) -> u16;
+    /// HvSignalEvent from VP `vp`. Returns an HV status.
+    fn signal_event(&self, vp: u32, connection_id: u32, flag: u16) -> u16;
+}
+
+/// A message waiting for its SynIC slot.
+#[derive(Clone)]
+struct Queued {
+    message_type: u32,
+    payload: Vec<u8>,
+}
+
+#[derive(Default)]
+struct VpState {
+    scontrol: u64,
+    simp: u64,
+    siefp: u64,
+    sint: [u64; SINT_COUNT],
+    guest_os_id: u64,
+    queues: [VecDeque<Queued>; SINT_COUNT],
+}
+
+impl VpState {
+    fn new() -> VpState {
+        VpState { sint: [SINT_MASKED; SINT_COUNT], ..VpState::default() }
+    }
+    fn simp_gpa(&self) -> Option<u64> {
+        (self.simp & ENABLE != 0).then_some(self.simp & !0xfff)
+    }
+    fn siefp_gpa(&self) -> Option<u64> {
+        (self.siefp & ENABLE != 0).then_some(self.siefp & !0xfff)
+    }
+    fn sint_live(&self, sint: usize) -> bool {
+        self.scontrol & ENABLE != 0 && self.sint.get(sint).is_some_and(|s| s & SINT_MASKED == 0)
+    }
+}
+
+/// Counters, for the log and the tests.
+#[derive(Default)]
+pub struct Stats {
+    /// Slot calls served.
+    pub calls: AtomicU64,
+    /// Doorbells that found no request (spurious, or a call the guest abandoned).
+    pub spurious: AtomicU64,
+    /// Calls dropped because the guest rewrote the slot while the host read it.
+    pub torn: AtomicU64,
+    /// Messages delivered into SynIC slots.
+    pub delivered: AtomicU64,
+    /// Messages that had to wait in a queue.
+    pub queued: AtomicU64,
+    /// Messages dropped (queue full, SINT not set up).
+    pub dropped: AtomicU64,
+    /// Interrupts raised.
+    pub interrupts: AtomicU64,
+}
+
+/// Raises guest interrupts (the ivshmem connection, or a recorder in tests).
+pub trait Interrupts: Send + Sync {
+    /// Raises MSI-X `vector`.
+    fn raise(&self, vector: u16);
+}
+
+/// The virtual hypervisor of one guest.
+pub struct Hypervisor {
+    ram: Arc<GuestRam>,
+    bar: Arc<Bar>,
+    max_vps: u32,
+    vps: Vec<Mutex<VpState>>,
+    partition: RwLock<Option<Arc<dyn Partition>>>,
+    irq: RwLock<Option<Arc<dyn Interrupts>>>,
+    /// Counters.
+    pub stats: Stats,
+    /// Print every call (`--trace`).
+    pub trace: std::sync::atomic::AtomicBool,
+}
+
+impl Hypervisor {
+    /// A hypervisor for up to `max_vps` processors of the guest whose RAM is `ram`.
+    pub fn new(ram: Arc<GuestRam>, bar: Arc<Bar>, max_vps: u32) -> Hypervisor {
+        Hypervisor {
+            ram,
+            bar,
+            max_vps,
+            vps: (0..max_vps).map(|_| Mutex::new(VpState::new())).collect(),
+            partition: RwLock::new(None),
+            irq: RwLock::new(None),
+            stats: Stats::default(),
+            trace: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Guest RAM.
+    pub fn ram(&self) -> &Arc<GuestRam> {
+        &self.ram
+    }
+
+    /// Installs the partition (VMBus host) that receives hypercalls.
+    pub fn set_partition(&self, p: Arc<dyn Partition>) {
+        *self.partition.write().unwrap_or_else(|e| e.into_inner()) = Some(p);
+    }
+
+    /// Connects the interrupt sink (a new QEMU connection) or disconnects it.
+    pub fn set_interrupts(&self, irq: Option<Arc<dyn Interrupts>>) {
+        *self.irq.write().unwrap_or_else(|e| e.into_inner()) = irq;
+    }
+
+    /// Forgets all per-VP state (the guest went away or detached): nothing is written to
+    /// memory it announced before.
+    pub fn reset(&self) {
+        for vp in &self.vps {
+            *vp.lock().unwrap_or_else(|e| e.into_inner()) = VpState::new();
+        }
+    }
+
+    fn raise(&self, vector: u16) {
+        if let Some(irq) = self.irq.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            self.stats.interrupts.fetch_add(1, Ordering::Relaxed);
+            irq.raise(vector);
+        }
+    }
+
+    /// The guest rang the doorbell of `vp`: serve the call in its slot.
+    pub fn doorbell(&self, vp: u32) {
+        let g = self.bar.guest();
+        if g.state != guest_state::ACTIVE || vp >= g.vps || g.vps > self.max_vps || g.slots_gpa % SLOT_SIZE as u64 != 0 {
+            self.stats.spurious.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let Some(gpa) = g.slots_gpa.checked_add(u64::from(vp) * SLOT_SIZE as u64) else { return };
+        match self.serve_slot(vp, gpa) {
+            Ok(true) => {
+                self.stats.calls.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(false) => {
+                self.stats.spurious.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => eprintln!("pvg-host: vp {vp}: slot at {gpa:#x}: {e}"),
+        }
+    }
+
+    fn serve_slot(&self, vp: u32, gpa: u64) -> Result<bool, crate::guestmem::OutOfRange> {
+        let ram = &self.ram;
+        let state = ram.load_u32(gpa + slot_offset::STATE as u64)?;
+        if state != slot_state::REQUEST {
+            if self.trace.load(Ordering::Relaxed) {
+                eprintln!("pvg-host: vp {vp}: doorbell but slot state is {state}");
+            }
+            return Ok(false);
+        }
+        let mut raw = [0u8; SLOT_SIZE];
+        ram.read(gpa, &mut raw)?;
+        let Ok(slot) = Slot::read_from_bytes(&raw[..]) else { return Ok(false) };
+        let (result, value) = match Op::from_u32(slot.op) {
+            Some(Op::Nop) => (0, 0),
+            Some(Op::Kick) => match u16::try_from(slot.args[0]) {
+                Ok(v) if u32::from(v) < sim_proto::vectors_for(self.max_vps) => {
+                    self.raise(v);
+                    (0, 0)
+                }
+                _ => (u64::from(status::INVALID_PARAMETER), 0),
+            },
+            Some(Op::WriteMsr) => (u64::from(self.write_msr(vp, slot.args[0] as u32, slot.args[1])), 0),
+            Some(Op::ReadMsr) => match self.read_msr(vp, slot.args[0] as u32) {
+                Some(v) => (0, v),
+                None => (u64::from(status::INVALID_PARAMETER), 0),
+            },
+            Some(Op::Hypercall) => (self.hypercall(vp, slot.args[0], slot.args[1], slot.args[2]), 0),
+            None => (u64::from(status::INVALID_HYPERCALL_CODE), 0),
+        };
+        ram.write(gpa + slot_offset::RESULT as u64, &result.to_le_bytes())?;
+        ram.write(gpa + slot_offset::VALUE as u64, &value.to_le_bytes())?;
+        ram.store_u32(gpa + slot_offset::DONE_SEQ as u64, slot.seq)?;
+        if self.trace.load(Ordering::Relaxed) {
+            eprintln!("pvg-host: vp {vp} seq {} op {} args {:x?} -> result {result:#x} value {value:#x}", slot.seq, slot.op, slot.args);
+        }
+        // Complete only the call we served: a guest that gave up on it and published another
+        // (new seq) keeps its new request.
+        let word = ram.atomic_u64(gpa + slot_offset::STATE as u64)?;
+        let from = state_word(slot.seq, slot_state::REQUEST);
+        if word.compare_exchange(from, state_word(slot.seq, slot_state::DONE), Ordering::AcqRel, Ordering::Acquire).is_err() {
+            self.stats.torn.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(true)
+    }
+
+    fn vp(&self, vp: u32) -> Option<std::sync::MutexGuard<'_, VpState>> {
+        self.vps.get(vp as usize).map(|m| m.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn page_ok(&self, value: u64) -> bool {
+        value & ENABLE == 0 || self.ram.layout().offset(value & !0xfff, 4096).is_some()
+    }
+
+    /// A synthetic MSR write by VP `vp`. Returns an HV status (non-zero where hardware would
+    /// raise #GP).
+    pub fn write_msr(&self, vp: u32, msr: u32, value: u64) -> u16 {
+        let Some(mut st) = self.vp(vp) else { return status::INVALID_PARAMETER };
+        match msr {
+            msr::GUEST_OS_ID => st.guest_os_id = value,
+            msr::SCONTROL => st.scontrol = value & ENABLE,
+            msr::SIMP | msr::SIEFP => {
+                if !self.page_ok(value) {
+                    return status::INVALID_PARAMETER;
+                }
+                if msr == msr::SIMP {
+                    st.simp = value & (!0xfff | ENABLE);
+                } else {
+                    st.siefp = value & (!0xfff | ENABLE);
+                }
+            }
+            msr::EOM => {
+                drop(st);
+                self.eom(vp);
+            }
+            msr::SINT0..=msr::SINT15 => {
+                let vector = value & 0xff;
+                if value & SINT_MASKED == 0 && !(0x10..=0xff).contains(&vector) {
+                    return status::INVALID_PARAMETER;
+                }
+                st.sint[(msr - msr::SINT0) as usize] = value;
+                drop(st);
+                // Unmasking may let queued messages through.
+                self.eom(vp);
+            }
+            _ => return status::INVALID_PARAMETER,
+        }
+        status::SUCCESS
+    }
+
+    /// A synthetic MSR read by VP `vp`.
+    pub fn read_msr(&self, vp: u32, msr: u32) -> Option<u64> {
+        let st = self.vp(vp)?;
+        Some(match msr {
+            msr::GUEST_OS_ID => st.guest_os_id,
+            msr::VP_INDEX => u64::from(vp),
+            msr::SCONTROL => st.scontrol,
+            msr::SVERSION => 1,
+            msr::SIMP => st.simp,
+            msr::SIEFP => st.siefp,
+            msr::SINT0..=msr::SINT15 => st.sint[(msr - msr::SINT0) as usize],
+            _ => return None,
+        })
+    }
+
+    /// A TLFS hypercall; returns the TLFS result value.
+    fn hypercall(&self, vp: u32, control: u64, input: u64, _output: u64) -> u64 {
+        let code = (control & 0xffff) as u16;
+        let fast = control & (1 << 16) != 0;
+        let rep_count = (control >> 32) & 0xfff;
+        let var_size = (control >> 17) & 0x3ff;
+        if rep_count != 0 || var_size != 0 {
+            return u64::from(status::INVALID_HYPERCALL_INPUT);
+        }
+        let partition = self.partition.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let st = match (code, fast) {
+            (call::POST_MESSAGE, false) => {
+                if input % 8 != 0 {
+                    return u64::from(status::INVALID_ALIGNMENT);
+                }
+                let mut buf = [0u8; 16 + MESSAGE_PAYLOAD];
+                if self.ram.read(input, &mut buf).is_err() {
+                    return u64::from(status::INVALID_PARAMETER);
+                }
+                let word = |i: usize| u32::from_le_bytes([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]]);
+                let (conn, msg_type, size) = (word(0), word(8), word(12) as usize);
+                if size > MESSAGE_PAYLOAD || msg_type == 0 || msg_type & 0x8000_0000 != 0 {
+                    return u64::from(status::INVALID_PARAMETER);
+                }
+                match partition {
+                    Some(p) => p.post_message(vp, conn, msg_type, &buf[16..16 + size]),
+                    None => status::INVALID_CONNECTION_ID,
+                }
+            }
+            (call::SIGNAL_EVENT, true) => {
+                let conn = input as u32;
+                let flag = (input >> 32) as u16;
+                match partition {
+                    Some(p) => p.signal_event(vp, conn, flag),
+                    None => status::INVALID_CONNECTION_ID,
+                }
+            }
+            _ => status::INVALID_HYPERCALL_CODE,
+        };
+        u64::from(st)
+    }
+
+    /// Posts a SynIC message to `sint` of `vp`: into its slot if free (and an interrupt),
+    /// else queued with the slot's pending flag set, as the TLFS describes.
+    pub fn post_to_guest(&self, vp: u32, sint: usize, message_type: u32, payload: &[u8]) -> bool {
+        if payload.len() > MESSAGE_PAYLOAD || sint >= SINT_COUNT {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        let Some(mut st) = self.vp(vp) else { return false };
+        let q = Queued { message_type, payload: payload.to_vec() };
+        if st.queues[sint].is_empty() && self.try_deliver(&st, vp, sint, &q) {
+            return true;
+        }
+        if st.queues[sint].len() >= QUEUE_LIMIT {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        st.queues[sint].push_back(q);
+        self.stats.queued.fetch_add(1, Ordering::Relaxed);
+        self.set_pending_and_retry(&mut st, vp, sint);
+        true
+    }
+
+    /// Writes `q` into the slot if the SINT is live and the slot is free.
+    fn try_deliver(&self, st: &VpState, vp: u32, sint: usize, q: &Queued) -> bool {
+        let Some(simp) = st.simp_gpa() else { return false };
+        if !st.sint_live(sint) {
+            return false;
+        }
+        let slot = simp + (sint * MESSAGE_SIZE) as u64;
+        match self.ram.load_u32(slot) {
+            Ok(0) => {}
+            _ => return false,
+        }
+        let mut msg = [0u8; MESSAGE_SIZE];
+        msg[4] = q.payload.len() as u8;
+        msg[16..16 + q.payload.len()].copy_from_slice(&q.payload);
+        // Everything but the type first; the type last (release) publishes the message.
+        if self.ram.write(slot + 4, &msg[4..]).is_err() || self.ram.store_u32(slot, q.message_type).is_err() {
+            return false;
+        }
+        self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+        self.raise(vector_for_vp(vp));
+        true
+    }
+
+    /// Sets the pending flag in the occupied slot, then re-checks it: the guest clears the
+    /// type, fences and then reads the flag, so one of us sees the other's write.
+    fn set_pending_and_retry(&self, st: &mut VpState, vp: u32, sint: usize) {
+        let Some(simp) = st.simp_gpa() else { return };
+        let slot = simp + (sint * MESSAGE_SIZE) as u64;
+        if let Ok(word) = self.ram.atomic_u32(slot + 4) {
+            // bytes 4..8: payload_size, message_flags, reserved; flags is byte 5.
+            word.fetch_or(u32::from(MSG_PENDING) << 8, Ordering::SeqCst);
+        }
+        std::sync::atomic::fence(Ordering::SeqCst);
+        self.drain(st, vp, sint);
+    }
+
+    fn drain(&self, st: &mut VpState, vp: u32, sint: usize) {
+        while let Some(q) = st.queues[sint].front().cloned() {
+            if !self.try_deliver(st, vp, sint, &q) {
+                break;
+            }
+            st.queues[sint].pop_front();
+            if !st.queues[sint].is_empty() {
+                // More waiting: flag the slot we just filled.
+                if let Some(simp) = st.simp_gpa() {
+                    if let Ok(word) = self.ram.atomic_u32(simp + (sint * MESSAGE_SIZE) as u64 + 4) {
+                        word.fetch_or(u32::from(MSG_PENDING) << 8, Ordering::SeqCst);
+                    }
+                }
+                break;
+            }
+        }
+    }
+
+    /// End of message on `vp`: deliver whatever waits for a slot.
+    pub fn eom(&self, vp: u32) {
+        let Some(mut st) = self.vp(vp) else { return };
+        for sint in 0..SINT_COUNT {
+            if !st.queues[sint].is_empty() {
+                self.drain(&mut st, vp, sint);
+            }
+        }
+    }
+
+    /// Sets event flag `flag` of `sint` in `vp`'s SIEFP page and interrupts it.
+    pub fn signal_guest_event(&self, vp: u32, sint: usize, flag: u32) -> bool {
+        let Some(st) = self.vp(vp) else { return false };
+        let (Some(siefp), true) = (st.siefp_gpa(), st.sint_live(sint)) else { return false };
+        if flag as usize >= EVENT_FLAGS_PER_SINT * 8 {
+            return false;
+        }
+        let word = siefp + (sint * EVENT_FLAGS_PER_SINT) as u64 + u64::from(flag / 64) * 8;
+        let Ok(a) = self.ram.atomic_u64(word) else { return false };
+        a.fetch_or(1 << (flag % 64), Ordering::SeqCst);
+        drop(st);
+        self.raise(vector_for_vp(vp));
+        true
+    }
+
+    /// Whether `vp` has `sint` enabled with a message page (VMBus waits for this).
+    pub fn sint_ready(&self, vp: u32, sint: usize) -> bool {
+        self.vp(vp).is_some_and(|st| st.simp_gpa().is_some() && st.sint_live(sint))
+    }
+}

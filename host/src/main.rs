@@ -1,0 +1,191 @@
+//! pvg-host: the pvguest host simulator.
+//!
+//! Plays the Hyper-V hypervisor and parent partition for one QEMU guest: it is the server of
+//! the guest's `ivshmem-doorbell` device (doorbells in, MSI-X interrupts out), maps the guest's
+//! RAM from QEMU's shared memory file, serves the guest's hypercalls and synthetic MSRs through
+//! per-VP call slots (see the `sim-proto` crate), and delivers SynIC messages and events.
+//!
+//! ```text
+//! pvg-host --ram /dev/shm/guest.ram --ram-size 2G --vps 4 \
+//!          --ivshmem /run/x/ivshmem.sock --control /run/x/control.sock
+//! qemu-system-x86_64 ... -object memory-backend-file,id=ram,size=2G,mem-path=/dev/shm/guest.ram,share=on \
+//!     -machine q35,memory-backend=ram -chardev socket,id=ivsh,path=/run/x/ivshmem.sock \
+//!     -device ivshmem-doorbell,chardev=ivsh,vectors=5
+//! ```
+//! It prints `pvg-host: ready` once QEMU may start.
+
+mod bar;
+mod control;
+mod guestmem;
+mod hv;
+mod ivshmem;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use sim_proto::{guest_state, vp_for_vector, BarHeader, VECTOR_CONTROL};
+
+/// Command line.
+#[derive(Parser, Debug)]
+#[command(version, about = "pvguest host simulator: a virtual Hyper-V host for a QEMU guest")]
+struct Args {
+    /// The guest RAM file QEMU maps (memory-backend-file mem-path); created if missing.
+    #[arg(long)]
+    ram: PathBuf,
+    /// Guest RAM size (bytes, or with K/M/G suffix); must equal QEMU's -m.
+    #[arg(long, value_parser = parse_size)]
+    ram_size: u64,
+    /// Number of virtual processors to serve (QEMU's -smp; at most 64).
+    #[arg(long, default_value_t = 4)]
+    vps: u32,
+    /// UNIX socket for QEMU's ivshmem-doorbell chardev.
+    #[arg(long)]
+    ivshmem: PathBuf,
+    /// UNIX socket for commands (tests drive the host through it).
+    #[arg(long)]
+    control: Option<PathBuf>,
+    /// Log every call the guest makes (to stderr).
+    #[arg(long)]
+    trace: bool,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (num, mult) = match s.chars().last() {
+        Some('K' | 'k') => (&s[..s.len() - 1], 1u64 << 10),
+        Some('M' | 'm') => (&s[..s.len() - 1], 1 << 20),
+        Some('G' | 'g') => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<u64>().ok().and_then(|n| n.checked_mul(mult)).ok_or_else(|| format!("bad size {s:?}"))
+}
+
+/// The partition before any VMBus host is configured: only the transport self-test echo.
+struct EchoPartition {
+    hv: std::sync::Weak<hv::Hypervisor>,
+}
+
+impl hv::Partition for EchoPartition {
+    fn post_message(&self, vp: u32, connection_id: u32, message_type: u32, payload: &[u8]) -> u16 {
+        if connection_id != sim_proto::TEST_CONNECTION_ID || message_type != sim_proto::TEST_MESSAGE_TYPE {
+            return hv::status::INVALID_CONNECTION_ID;
+        }
+        let Some(hv) = self.hv.upgrade() else { return hv::status::INVALID_CONNECTION_ID };
+        if hv.post_to_guest(vp, sim_proto::TEST_SINT as usize, sim_proto::TEST_MESSAGE_TYPE, payload) {
+            hv::status::SUCCESS
+        } else {
+            hv::status::INSUFFICIENT_BUFFERS
+        }
+    }
+
+    fn signal_event(&self, _vp: u32, _connection_id: u32, _flag: u16) -> u16 {
+        hv::status::INVALID_CONNECTION_ID
+    }
+}
+
+struct Irq(ivshmem::Guest);
+
+impl hv::Interrupts for Irq {
+    fn raise(&self, vector: u16) {
+        self.0.interrupt(vector);
+    }
+}
+
+struct Control {
+    hv: Arc<hv::Hypervisor>,
+}
+
+impl control::Commands for Control {
+    fn command(&self, line: &str) -> Result<String> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["stats"] => {
+                let s = &self.hv.stats;
+                Ok(format!(
+                    "calls={} spurious={} torn={} delivered={} queued={} dropped={} interrupts={}",
+                    s.calls.load(Ordering::Relaxed),
+                    s.spurious.load(Ordering::Relaxed),
+                    s.torn.load(Ordering::Relaxed),
+                    s.delivered.load(Ordering::Relaxed),
+                    s.queued.load(Ordering::Relaxed),
+                    s.dropped.load(Ordering::Relaxed),
+                    s.interrupts.load(Ordering::Relaxed)
+                ))
+            }
+            // post VP SINT TYPE HEX: put a message into a SynIC slot unprompted.
+            ["post", vp, sint, ty, hex] => {
+                let payload = (0..hex.len() / 2)
+                    .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16))
+                    .collect::<Result<Vec<u8>, _>>()
+                    .context("payload must be hex")?;
+                let ok = self.hv.post_to_guest(vp.parse()?, sint.parse()?, parse_u32(ty)?, &payload);
+                if !ok {
+                    bail!("message not accepted (SINT not set up, or queue full)");
+                }
+                Ok("posted".into())
+            }
+            [] => Ok(String::new()),
+            _ => bail!("unknown command {line:?} (known: stats, post VP SINT TYPE HEX)"),
+        }
+    }
+}
+
+fn parse_u32(s: &str) -> Result<u32> {
+    Ok(match s.strip_prefix("0x") {
+        Some(h) => u32::from_str_radix(h, 16)?,
+        None => s.parse()?,
+    })
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if args.vps == 0 || args.vps > sim_proto::MAX_VPS {
+        bail!("--vps must be 1..={}", sim_proto::MAX_VPS);
+    }
+    let ram = Arc::new(guestmem::GuestRam::create(&args.ram, args.ram_size)?);
+    let header = BarHeader::new_host(args.vps, args.ram_size, 1);
+    let (bar, shm) = bar::Bar::create(&header)?;
+    let bar = Arc::new(bar);
+    let hv = Arc::new(hv::Hypervisor::new(ram, bar.clone(), args.vps));
+    hv.trace.store(args.trace, Ordering::Relaxed);
+    hv.set_partition(Arc::new(EchoPartition { hv: Arc::downgrade(&hv) }));
+    let server = ivshmem::Server::bind(&args.ivshmem, shm, header.vectors)?;
+    if let Some(path) = &args.control {
+        control::serve(path, Arc::new(Control { hv: hv.clone() }))?;
+    }
+    // One thread per doorbell vector: vector 0 is transport control, 1+vp are VP calls.
+    for (vector, event) in server.host_events.iter().enumerate() {
+        let event = event.clone();
+        let hv = hv.clone();
+        let bar = bar.clone();
+        let vps = args.vps;
+        std::thread::Builder::new().name(format!("doorbell{vector}")).spawn(move || {
+            while let Ok(_) = ivshmem::wait_event(&event) {
+                if vector as u16 == VECTOR_CONTROL {
+                    let g = bar.guest();
+                    if g.state != guest_state::ACTIVE {
+                        hv.reset();
+                    }
+                    eprintln!("pvg-host: guest transport state {} ({} vps, slots at {:#x})", g.state, g.vps, g.slots_gpa);
+                } else if let Some(vp) = vp_for_vector(vector as u16, vps) {
+                    hv.doorbell(vp);
+                }
+            }
+        })?;
+    }
+    println!("pvg-host: ready");
+    std::io::stdout().flush()?;
+    loop {
+        let guest = Arc::new(Irq(server.accept()?));
+        eprintln!("pvg-host: guest connected");
+        hv.set_interrupts(Some(guest.clone()));
+        guest.0.wait_closed();
+        hv.set_interrupts(None);
+        hv.reset();
+        bar.reset_guest();
+        eprintln!("pvg-host: guest disconnected");
+    }
+}
