@@ -159,6 +159,8 @@ pub struct Hypervisor {
     pub stats: Stats,
     /// Print every call (`--trace`).
     pub trace: std::sync::atomic::AtomicBool,
+    /// While set, calls are not answered (a stalled host, for tests).
+    pub stalled: std::sync::atomic::AtomicBool,
 }
 
 impl Hypervisor {
@@ -173,6 +175,7 @@ impl Hypervisor {
             irq: RwLock::new(None),
             stats: Stats::default(),
             trace: std::sync::atomic::AtomicBool::new(false),
+            stalled: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -208,6 +211,9 @@ impl Hypervisor {
 
     /// The guest rang the doorbell of `vp`: serve the call in its slot.
     pub fn doorbell(&self, vp: u32) {
+        if self.stalled.load(Ordering::Acquire) {
+            return;
+        }
         let g = self.bar.guest();
         if g.state != guest_state::ACTIVE || vp >= g.vps || g.vps > self.max_vps || g.slots_gpa % SLOT_SIZE as u64 != 0 {
             self.stats.spurious.fetch_add(1, Ordering::Relaxed);
@@ -467,6 +473,25 @@ impl Hypervisor {
         let word = siefp + (sint * EVENT_FLAGS_PER_SINT) as u64 + u64::from(flag / 64) * 8;
         let Ok(a) = self.ram.atomic_u64(word) else { return false };
         a.fetch_or(1 << (flag % 64), Ordering::SeqCst);
+        drop(st);
+        self.raise(vector_for_vp(vp));
+        true
+    }
+
+    /// Writes a raw message into `sint`'s slot of `vp` whatever the SINT's state and whatever
+    /// `size` says (a buggy or hostile host, for tests), then interrupts the VP. Needs the
+    /// VP's message page to be set up.
+    pub fn post_raw(&self, vp: u32, sint: usize, message_type: u32, size: u8, payload: &[u8]) -> bool {
+        let Some(st) = self.vp(vp) else { return false };
+        let (Some(simp), true) = (st.simp_gpa(), sint < SINT_COUNT) else { return false };
+        let slot = simp + (sint * MESSAGE_SIZE) as u64;
+        let mut msg = [0u8; MESSAGE_SIZE];
+        msg[4] = size;
+        let n = payload.len().min(MESSAGE_PAYLOAD);
+        msg[16..16 + n].copy_from_slice(&payload[..n]);
+        if self.ram.write(slot + 4, &msg[4..]).is_err() || self.ram.store_u32(slot, message_type).is_err() {
+            return false;
+        }
         drop(st);
         self.raise(vector_for_vp(vp));
         true

@@ -117,20 +117,40 @@ impl control::Commands for Control {
             }
             // post VP SINT TYPE HEX: put a message into a SynIC slot unprompted.
             ["post", vp, sint, ty, hex] => {
-                let payload = (0..hex.len() / 2)
-                    .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16))
-                    .collect::<Result<Vec<u8>, _>>()
-                    .context("payload must be hex")?;
+                let payload = parse_hex(hex)?;
                 let ok = self.hv.post_to_guest(vp.parse()?, sint.parse()?, parse_u32(ty)?, &payload);
                 if !ok {
                     bail!("message not accepted (SINT not set up, or queue full)");
                 }
                 Ok("posted".into())
             }
+            // post-raw VP SINT TYPE SIZE HEX: a raw slot write ignoring SINT state and size rules.
+            ["post-raw", vp, sint, ty, size, hex] => {
+                let payload = parse_hex(hex)?;
+                if !self.hv.post_raw(vp.parse()?, sint.parse()?, parse_u32(ty)?, size.parse()?, &payload) {
+                    bail!("no message page for that VP yet");
+                }
+                Ok("posted".into())
+            }
+            ["stall", "on"] => {
+                self.hv.stalled.store(true, Ordering::Release);
+                Ok("stalled: calls are not answered".into())
+            }
+            ["stall", "off"] => {
+                self.hv.stalled.store(false, Ordering::Release);
+                Ok("answering calls again".into())
+            }
             [] => Ok(String::new()),
-            _ => bail!("unknown command {line:?} (known: stats, post VP SINT TYPE HEX)"),
+            _ => bail!("unknown command {line:?} (known: stats, post, post-raw, stall on|off)"),
         }
     }
+}
+
+fn parse_hex(hex: &str) -> Result<Vec<u8>> {
+    if hex.len() % 2 != 0 || !hex.is_ascii() {
+        bail!("payload must be an even number of hex digits");
+    }
+    (0..hex.len() / 2).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).context("payload must be hex")).collect()
 }
 
 fn parse_u32(s: &str) -> Result<u32> {

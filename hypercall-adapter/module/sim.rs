@@ -126,12 +126,15 @@ pub(crate) struct SimState<'b> {
     /// the next sequence number, and the hypercall input page.
     locks: KVec<AtomicU32>,
     seqs: KVec<AtomicU32>,
+    /// A call on this slot timed out and no call on it has succeeded since: the host may
+    /// still write its result words.
+    dirty: KVec<AtomicBool>,
     inputs: KVec<HostPage>,
     /// SynIC pages and per-SINT state.
     pub(crate) synic: SynicPages,
     vps: u32,
-    /// Set once a call timed out: the host may write its slot later, so the pages are leaked
-    /// rather than freed at unbind.
+    /// Set when the host misbehaved in a way that leaves shared pages at risk (a slot still
+    /// dirty at unbind, a failed SynIC teardown): those pages are leaked, not freed.
     host_unreliable: AtomicBool,
     timeout_logged: AtomicBool,
 }
@@ -190,6 +193,10 @@ impl SimState<'_> {
             core::hint::spin_loop();
         }
         let r = self.call_locked(vp, op, args);
+        match &r {
+            Ok(_) => self.dirty[i].store(false, Ordering::Relaxed),
+            Err(_) => self.dirty[i].store(true, Ordering::Relaxed),
+        }
         self.locks[i].store(0, Ordering::Release);
         r
     }
@@ -218,12 +225,10 @@ impl SimState<'_> {
                 Poll::Pending => {}
                 Poll::WrongSeq(other) => {
                     pr_err!("sim: host wrote slot {} with sequence {} (expected {}); call failed\n", vp, other, seq);
-                    self.host_unreliable.store(true, Ordering::Relaxed);
                     return Err(EIO);
                 }
             }
             if now_ns().wrapping_sub(start) > timeout {
-                self.host_unreliable.store(true, Ordering::Relaxed);
                 if !self.timeout_logged.swap(true, Ordering::Relaxed) {
                     pr_err!(
                         "sim: the host did not answer a call (op {}) within {} ms; failing it with -ETIMEDOUT (logged once)\n",
@@ -463,9 +468,11 @@ impl<'b> SimDevice<'b> {
     fn new_state(bar0: pci::Bar<'b, 16>, vps: u32) -> Result<KBox<SimState<'b>>> {
         let mut locks = KVec::new();
         let mut seqs = KVec::new();
+        let mut dirty = KVec::new();
         let mut inputs = KVec::new();
         for _ in 0..vps {
             locks.push(AtomicU32::new(0), GFP_KERNEL)?;
+            dirty.push(AtomicBool::new(false), GFP_KERNEL)?;
             seqs.push(AtomicU32::new(0), GFP_KERNEL)?;
             inputs.push(HostPage::new()?, GFP_KERNEL)?;
         }
@@ -475,6 +482,7 @@ impl<'b> SimDevice<'b> {
                 slots: HostPage::new()?,
                 locks,
                 seqs,
+                dirty,
                 inputs,
                 synic: SynicPages::new(vps)?,
                 vps,
@@ -626,6 +634,13 @@ impl SimDevice<'_> {
                     }
                     p.enabled.store(false, Ordering::Release);
                 }
+            }
+        }
+        // A slot whose last call failed may still get the host's late answer: one successful
+        // call proves the host has finished with it (it serves each vector in order).
+        for vp in 0..s.vps {
+            if s.dirty[vp as usize].load(Ordering::Relaxed) && s.call(vp, SimOp::Nop, [0; 4]).is_err() {
+                s.host_unreliable.store(true, Ordering::Relaxed);
             }
         }
         let _ = self.bar2.try_write32(guest_state::GONE, bar_offset::GUEST_STATE);
