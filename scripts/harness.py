@@ -149,7 +149,7 @@ def load_test(path: Path, root: Path = TESTS) -> GuestTest:
 
 
 def collect(root: Path = TESTS) -> list[GuestTest]:
-    skip = {"lib", "guest", "selftest-module"}
+    skip = {"lib", "guest", "selftest-module", "bench"}
     tests = []
     for p in sorted(root.glob("*/*.sh")):
         if p.parent.name in skip:
