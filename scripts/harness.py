@@ -36,7 +36,8 @@ CACHE = Path(os.environ.get("PVGUEST_CACHE") or
 
 # Kernel log lines that fail the test they appear in. Each entry: (name, regex).
 BAD_LOG = [
-    ("WARNING", re.compile(r"WARNING: (CPU: \d+ PID: \d+ at|at )")),
+    # "WARNING: CPU: 1 PID: 154 at f.c:3 fn" (older) and "WARNING: f.rs:38 at fn, CPU#1: x/154" (7.x)
+    ("WARNING", re.compile(r"(^|\]\s*)WARNING: ")),
     ("BUG", re.compile(r"\bBUG: |kernel BUG at")),
     ("Oops", re.compile(r"\bOops\b|general protection fault|invalid opcode: ")),
     ("panic", re.compile(r"Kernel panic - not syncing|\bpanicked at\b|rust_panic")),

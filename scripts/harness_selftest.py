@@ -40,6 +40,8 @@ def _bad_line_patterns() -> h.Result:
     t0 = time.time()
     cases = {
         "[   12.345678] WARNING: CPU: 1 PID: 230 at drivers/foo.c:12 foo+0x1/0x2 [pvg_x]": "WARNING",
+        "[    5.215648] WARNING: tests/selftest-module/selftest_main.rs:38 at _RNvXCs9Rd+0xb2/0x1a0 [pvg_selftest], CPU#1: modprobe/154": "WARNING",
+        "[    5.215457] ------------[ cut here ]------------": None,
         "[    3.1] BUG: kernel NULL pointer dereference, address: 0000000000000008": "BUG",
         "[    3.1] Oops: general protection fault, probably for non-canonical address": "Oops",
         "[    3.1] Kernel panic - not syncing: sysrq triggered crash": "panic",
