@@ -15,79 +15,28 @@ use zerocopy::FromBytes;
 use crate::bar::Bar;
 use crate::guestmem::GuestRam;
 
-/// Hyper-V status codes the simulator returns (`include/hyperv/hvgdk_mini.h`).
-pub mod status {
-    /// HV_STATUS_SUCCESS.
-    pub const SUCCESS: u16 = 0x0;
-    /// HV_STATUS_INVALID_HYPERCALL_CODE.
-    pub const INVALID_HYPERCALL_CODE: u16 = 0x2;
-    /// HV_STATUS_INVALID_HYPERCALL_INPUT.
-    pub const INVALID_HYPERCALL_INPUT: u16 = 0x3;
-    /// HV_STATUS_INVALID_ALIGNMENT.
-    pub const INVALID_ALIGNMENT: u16 = 0x4;
-    /// HV_STATUS_INVALID_PARAMETER.
-    pub const INVALID_PARAMETER: u16 = 0x5;
-    /// HV_STATUS_INSUFFICIENT_BUFFERS.
-    pub const INSUFFICIENT_BUFFERS: u16 = 0x13;
-    /// HV_STATUS_INVALID_PORT_ID.
-    pub const INVALID_PORT_ID: u16 = 0x11;
-    /// HV_STATUS_INVALID_CONNECTION_ID.
-    pub const INVALID_CONNECTION_ID: u16 = 0x12;
-}
+/// Synthetic MSRs (TLFS; `hcall_abi::msr`).
+pub use hcall_abi::msr;
+/// Hypercall status codes (`hcall_abi::status`).
+pub use hcall_abi::status::Status;
 
-/// Hypercall codes the simulator implements (TLFS; `hvgdk_mini.h` HVCALL_*).
-pub mod call {
-    /// HvCallPostMessage.
-    pub const POST_MESSAGE: u16 = 0x005c;
-    /// HvCallSignalEvent.
-    pub const SIGNAL_EVENT: u16 = 0x005d;
-}
-
-/// Synthetic MSRs (TLFS; `hvgdk_mini.h` HV_X64_MSR_*).
-pub mod msr {
-    /// HV_X64_MSR_GUEST_OS_ID.
-    pub const GUEST_OS_ID: u32 = 0x4000_0000;
-    /// HV_X64_MSR_VP_INDEX.
-    pub const VP_INDEX: u32 = 0x4000_0002;
-    /// HV_X64_MSR_SCONTROL.
-    pub const SCONTROL: u32 = 0x4000_0080;
-    /// HV_X64_MSR_SVERSION.
-    pub const SVERSION: u32 = 0x4000_0081;
-    /// HV_X64_MSR_SIEFP.
-    pub const SIEFP: u32 = 0x4000_0082;
-    /// HV_X64_MSR_SIMP.
-    pub const SIMP: u32 = 0x4000_0083;
-    /// HV_X64_MSR_EOM.
-    pub const EOM: u32 = 0x4000_0084;
-    /// HV_X64_MSR_SINT0.
-    pub const SINT0: u32 = 0x4000_0090;
-    /// HV_X64_MSR_SINT15.
-    pub const SINT15: u32 = 0x4000_009f;
-}
-
-/// Number of synthetic interrupt sources per VP.
-pub const SINT_COUNT: usize = 16;
-/// Size of one SynIC message slot (`struct hv_message`).
-pub const MESSAGE_SIZE: usize = 256;
-/// Largest SynIC message payload.
-pub const MESSAGE_PAYLOAD: usize = 240;
-/// Bytes of event flags per SINT in the SIEFP page.
-pub const EVENT_FLAGS_PER_SINT: usize = 256;
+use hcall_abi::synic::{
+    EVENT_FLAGS_BYTES as EVENT_FLAGS_PER_SINT, HEADER_SIZE, MESSAGE_FLAGS_OFFSET, MESSAGE_FLAG_PENDING as MSG_PENDING,
+    MESSAGE_SIZE, PAYLOAD_BYTES as MESSAGE_PAYLOAD, PAYLOAD_SIZE_OFFSET, SINT_COUNT,
+};
 /// SINT MSR: masked bit.
-const SINT_MASKED: u64 = 1 << 16;
+const SINT_MASKED: u64 = hcall_abi::msr::SintMsr::MASKED_BIT;
 /// SIMP/SIEFP/SCONTROL enable bit.
 const ENABLE: u64 = 1;
-/// hv_message header: msg_pending flag in `message_flags`.
-const MSG_PENDING: u8 = 1;
 /// Messages queued per SINT before the host drops (and counts) more.
 const QUEUE_LIMIT: usize = 1024;
 
 /// What the VMBus host (or a test peer) does with the guest's hypercalls.
 pub trait Partition: Send + Sync {
-    /// HvPostMessage from VP `vp`. Returns an HV status.
-    fn post_message(&self, vp: u32, connection_id: u32, message_type: u32, payload: &[u8]) -> u16;
-    /// HvSignalEvent from VP `vp`. Returns an HV status.
-    fn signal_event(&self, vp: u32, connection_id: u32, flag: u16) -> u16;
+    /// HvPostMessage from VP `vp`.
+    fn post_message(&self, vp: u32, connection_id: u32, message_type: u32, payload: &[u8]) -> Status;
+    /// HvSignalEvent from VP `vp`.
+    fn signal_event(&self, vp: u32, connection_id: u32, flag: u16) -> Status;
 }
 
 /// A message waiting for its SynIC slot.
@@ -161,6 +110,8 @@ pub struct Hypervisor {
     pub trace: std::sync::atomic::AtomicBool,
     /// While set, calls are not answered (a stalled host, for tests).
     pub stalled: std::sync::atomic::AtomicBool,
+    /// Start of the partition's reference time.
+    started: std::time::Instant,
 }
 
 impl Hypervisor {
@@ -176,6 +127,7 @@ impl Hypervisor {
             stats: Stats::default(),
             trace: std::sync::atomic::AtomicBool::new(false),
             stalled: std::sync::atomic::AtomicBool::new(false),
+            started: std::time::Instant::now(),
         }
     }
 
@@ -250,15 +202,15 @@ impl Hypervisor {
                     self.raise(v);
                     (0, 0)
                 }
-                _ => (u64::from(status::INVALID_PARAMETER), 0),
+                _ => (u64::from(Status::InvalidParameter.code()), 0),
             },
-            Some(Op::WriteMsr) => (u64::from(self.write_msr(vp, slot.args[0] as u32, slot.args[1])), 0),
+            Some(Op::WriteMsr) => (u64::from(self.write_msr(vp, slot.args[0] as u32, slot.args[1]).code()), 0),
             Some(Op::ReadMsr) => match self.read_msr(vp, slot.args[0] as u32) {
                 Some(v) => (0, v),
-                None => (u64::from(status::INVALID_PARAMETER), 0),
+                None => (u64::from(Status::InvalidParameter.code()), 0),
             },
             Some(Op::Hypercall) => (self.hypercall(vp, slot.args[0], slot.args[1], slot.args[2]), 0),
-            None => (u64::from(status::INVALID_HYPERCALL_CODE), 0),
+            None => (u64::from(Status::InvalidHypercallCode.code()), 0),
         };
         ram.write(gpa + slot_offset::RESULT as u64, &result.to_le_bytes())?;
         ram.write(gpa + slot_offset::VALUE as u64, &value.to_le_bytes())?;
@@ -284,16 +236,16 @@ impl Hypervisor {
         value & ENABLE == 0 || self.ram.layout().offset(value & !0xfff, 4096).is_some()
     }
 
-    /// A synthetic MSR write by VP `vp`. Returns an HV status (non-zero where hardware would
-    /// raise #GP).
-    pub fn write_msr(&self, vp: u32, msr: u32, value: u64) -> u16 {
-        let Some(mut st) = self.vp(vp) else { return status::INVALID_PARAMETER };
+    /// A synthetic MSR write by VP `vp`. Returns an HV status (not success where hardware
+    /// would raise #GP).
+    pub fn write_msr(&self, vp: u32, msr: u32, value: u64) -> Status {
+        let Some(mut st) = self.vp(vp) else { return Status::InvalidParameter };
         match msr {
             msr::GUEST_OS_ID => st.guest_os_id = value,
             msr::SCONTROL => st.scontrol = value & ENABLE,
             msr::SIMP | msr::SIEFP => {
                 if !self.page_ok(value) {
-                    return status::INVALID_PARAMETER;
+                    return Status::InvalidParameter;
                 }
                 if msr == msr::SIMP {
                     st.simp = value & (!0xfff | ENABLE);
@@ -306,18 +258,17 @@ impl Hypervisor {
                 self.eom(vp);
             }
             msr::SINT0..=msr::SINT15 => {
-                let vector = value & 0xff;
-                if value & SINT_MASKED == 0 && !(0x10..=0xff).contains(&vector) {
-                    return status::INVALID_PARAMETER;
+                if hcall_abi::msr::SintMsr::check_write(value).is_err() {
+                    return Status::InvalidParameter;
                 }
                 st.sint[(msr - msr::SINT0) as usize] = value;
                 drop(st);
                 // Unmasking may let queued messages through.
                 self.eom(vp);
             }
-            _ => return status::INVALID_PARAMETER,
+            _ => return Status::InvalidParameter,
         }
-        status::SUCCESS
+        Status::Success
     }
 
     /// A synthetic MSR read by VP `vp`.
@@ -327,7 +278,8 @@ impl Hypervisor {
             msr::GUEST_OS_ID => st.guest_os_id,
             msr::VP_INDEX => u64::from(vp),
             msr::SCONTROL => st.scontrol,
-            msr::SVERSION => 1,
+            msr::SVERSION => msr::SYNIC_VERSION_1,
+            msr::TIME_REF_COUNT => (self.started.elapsed().as_nanos() / 100) as u64,
             msr::SIMP => st.simp,
             msr::SIEFP => st.siefp,
             msr::SINT0..=msr::SINT15 => st.sint[(msr - msr::SINT0) as usize],
@@ -335,46 +287,50 @@ impl Hypervisor {
         })
     }
 
-    /// A TLFS hypercall; returns the TLFS result value.
-    fn hypercall(&self, vp: u32, control: u64, input: u64, _output: u64) -> u64 {
-        let code = (control & 0xffff) as u16;
-        let fast = control & (1 << 16) != 0;
-        let rep_count = (control >> 32) & 0xfff;
-        let var_size = (control >> 17) & 0x3ff;
-        if rep_count != 0 || var_size != 0 {
-            return u64::from(status::INVALID_HYPERCALL_INPUT);
-        }
-        let partition = self.partition.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let st = match (code, fast) {
-            (call::POST_MESSAGE, false) => {
-                if input % 8 != 0 {
-                    return u64::from(status::INVALID_ALIGNMENT);
-                }
-                let mut buf = [0u8; 16 + MESSAGE_PAYLOAD];
-                if self.ram.read(input, &mut buf).is_err() {
-                    return u64::from(status::INVALID_PARAMETER);
-                }
-                let word = |i: usize| u32::from_le_bytes([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]]);
-                let (conn, msg_type, size) = (word(0), word(8), word(12) as usize);
-                if size > MESSAGE_PAYLOAD || msg_type == 0 || msg_type & 0x8000_0000 != 0 {
-                    return u64::from(status::INVALID_PARAMETER);
-                }
-                match partition {
-                    Some(p) => p.post_message(vp, conn, msg_type, &buf[16..16 + size]),
-                    None => status::INVALID_CONNECTION_ID,
-                }
-            }
-            (call::SIGNAL_EVENT, true) => {
-                let conn = input as u32;
-                let flag = (input >> 32) as u16;
-                match partition {
-                    Some(p) => p.signal_event(vp, conn, flag),
-                    None => status::INVALID_CONNECTION_ID,
-                }
-            }
-            _ => status::INVALID_HYPERCALL_CODE,
+    /// A TLFS hypercall; returns the TLFS result value. Decoding and validation are the
+    /// `hcall_abi` crate's (`parse_call`), as a real hypervisor would do them.
+    fn hypercall(&self, vp: u32, control: u64, in1: u64, in2: u64) -> u64 {
+        use hcall_abi::hypercall::{parse_call, GuestCall, InputBlock};
+        use hcall_abi::tlfs::HypercallInput;
+        let status = |s: Status| u64::from(s.code());
+        let input = match HypercallInput::decode(control) {
+            Ok(i) => i,
+            Err(e) => return status(e.status()),
         };
-        u64::from(st)
+        let mut page = [0u8; 4096];
+        let block = if input.fast {
+            InputBlock::Fast { rdx: in1, r8: in2 }
+        } else {
+            // The input block lies in one page starting at the (8-byte aligned) input GPA.
+            if in1 % 8 != 0 {
+                return status(Status::InvalidAlignment);
+            }
+            let len = 4096 - (in1 % 4096) as usize;
+            if self.ram.read(in1, &mut page[..len]).is_err() {
+                return status(Status::InvalidParameter);
+            }
+            InputBlock::Memory(&page[..len])
+        };
+        let call = match parse_call(&input, block) {
+            Ok(c) => c,
+            Err(e) => return status(e.status()),
+        };
+        let partition = self.partition.read().unwrap_or_else(|e| e.into_inner()).clone();
+        match call {
+            GuestCall::PostMessage(m) => status(match partition {
+                Some(p) => p.post_message(vp, m.connection_id, m.message_type, m.payload),
+                None => Status::InvalidConnectionId,
+            }),
+            GuestCall::SignalEvent(e) => status(match partition {
+                Some(p) => p.signal_event(vp, e.connection_id, e.flag_number),
+                None => Status::InvalidConnectionId,
+            }),
+            // No TLBs here: a valid flush completes at once, all its reps done.
+            GuestCall::Flush(_) => hcall_abi::tlfs::rep_result(Status::Success, input.rep_count).unwrap_or(0),
+            GuestCall::NotifyLongSpinWait { .. } => status(Status::Success),
+            // The simulator cannot raise arbitrary APIC vectors in the guest.
+            GuestCall::SendIpi(_) => status(Status::InvalidHypercallCode),
+        }
     }
 
     /// Posts a SynIC message to `sint` of `vp`: into its slot if free (and an interrupt),
@@ -411,8 +367,8 @@ impl Hypervisor {
             _ => return false,
         }
         let mut msg = [0u8; MESSAGE_SIZE];
-        msg[4] = q.payload.len() as u8;
-        msg[16..16 + q.payload.len()].copy_from_slice(&q.payload);
+        msg[PAYLOAD_SIZE_OFFSET] = q.payload.len() as u8;
+        msg[HEADER_SIZE..HEADER_SIZE + q.payload.len()].copy_from_slice(&q.payload);
         // Everything but the type first; the type last (release) publishes the message.
         if self.ram.write(slot + 4, &msg[4..]).is_err() || self.ram.store_u32(slot, q.message_type).is_err() {
             return false;
@@ -428,8 +384,8 @@ impl Hypervisor {
         let Some(simp) = st.simp_gpa() else { return };
         let slot = simp + (sint * MESSAGE_SIZE) as u64;
         if let Ok(word) = self.ram.atomic_u32(slot + 4) {
-            // bytes 4..8: payload_size, message_flags, reserved; flags is byte 5.
-            word.fetch_or(u32::from(MSG_PENDING) << 8, Ordering::SeqCst);
+            // bytes 4..8: payload_size, message_flags, reserved.
+            word.fetch_or(u32::from(MSG_PENDING) << (8 * (MESSAGE_FLAGS_OFFSET - 4)), Ordering::SeqCst);
         }
         std::sync::atomic::fence(Ordering::SeqCst);
         self.drain(st, vp, sint);
@@ -445,7 +401,7 @@ impl Hypervisor {
                 // More waiting: flag the slot we just filled.
                 if let Some(simp) = st.simp_gpa() {
                     if let Ok(word) = self.ram.atomic_u32(simp + (sint * MESSAGE_SIZE) as u64 + 4) {
-                        word.fetch_or(u32::from(MSG_PENDING) << 8, Ordering::SeqCst);
+                        word.fetch_or(u32::from(MSG_PENDING) << (8 * (MESSAGE_FLAGS_OFFSET - 4)), Ordering::SeqCst);
                     }
                 }
                 break;
@@ -486,9 +442,9 @@ impl Hypervisor {
         let (Some(simp), true) = (st.simp_gpa(), sint < SINT_COUNT) else { return false };
         let slot = simp + (sint * MESSAGE_SIZE) as u64;
         let mut msg = [0u8; MESSAGE_SIZE];
-        msg[4] = size;
+        msg[PAYLOAD_SIZE_OFFSET] = size;
         let n = payload.len().min(MESSAGE_PAYLOAD);
-        msg[16..16 + n].copy_from_slice(&payload[..n]);
+        msg[HEADER_SIZE..HEADER_SIZE + n].copy_from_slice(&payload[..n]);
         if self.ram.write(slot + 4, &msg[4..]).is_err() || self.ram.store_u32(slot, message_type).is_err() {
             return false;
         }

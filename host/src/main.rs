@@ -69,20 +69,20 @@ struct EchoPartition {
 }
 
 impl hv::Partition for EchoPartition {
-    fn post_message(&self, vp: u32, connection_id: u32, message_type: u32, payload: &[u8]) -> u16 {
+    fn post_message(&self, vp: u32, connection_id: u32, message_type: u32, payload: &[u8]) -> hv::Status {
         if connection_id != sim_proto::TEST_CONNECTION_ID || message_type != sim_proto::TEST_MESSAGE_TYPE {
-            return hv::status::INVALID_CONNECTION_ID;
+            return hv::Status::InvalidConnectionId;
         }
-        let Some(hv) = self.hv.upgrade() else { return hv::status::INVALID_CONNECTION_ID };
+        let Some(hv) = self.hv.upgrade() else { return hv::Status::InvalidConnectionId };
         if hv.post_to_guest(vp, sim_proto::TEST_SINT as usize, sim_proto::TEST_MESSAGE_TYPE, payload) {
-            hv::status::SUCCESS
+            hv::Status::Success
         } else {
-            hv::status::INSUFFICIENT_BUFFERS
+            hv::Status::InsufficientBuffers
         }
     }
 
-    fn signal_event(&self, _vp: u32, _connection_id: u32, _flag: u16) -> u16 {
-        hv::status::INVALID_CONNECTION_ID
+    fn signal_event(&self, _vp: u32, _connection_id: u32, _flag: u16) -> hv::Status {
+        hv::Status::InvalidConnectionId
     }
 }
 

@@ -48,9 +48,10 @@ pub struct PvgHcallOps {
     pub post_message: unsafe extern "C" fn(connection_id: u32, message_type: u32, payload: *const u8, len: u32) -> c_int,
     /// HvSignalEvent (Xen: event-channel send to port `connection_id`).
     pub signal_event: unsafe extern "C" fn(connection_id: u32, flag: u16) -> c_int,
-    /// HvFlushVirtualAddressSpace/List(Ex): `vps` is a bitmap of VP indices (`nwords` u64s),
-    /// `gvas` lists page addresses (low 12 bits: additional pages), `ngva == 0` flushes all.
-    pub flush_tlb: unsafe extern "C" fn(address_space: u64, flags: u64, vps: *const u64, nwords: u32, gvas: *const u64, ngva: u32) -> c_int,
+    /// HvFlushVirtualAddressSpace/List(Ex): flush `[start, end)` (or everything when
+    /// `end <= start`) in `address_space` on the VPs in the bitmap `vps` (`nwords` u64s).
+    /// Xen flushes all TLBs of the domain (HVMOP_flush_tlbs).
+    pub flush_tlb: unsafe extern "C" fn(address_space: u64, flags: u64, vps: *const u64, nwords: u32, start: u64, end: u64) -> c_int,
     /// HvSendSyntheticClusterIpi(Ex): interrupt `vector` on the VPs in the bitmap.
     pub send_ipi: unsafe extern "C" fn(vector: u32, vps: *const u64, nwords: u32) -> c_int,
     /// HvNotifyLongSpinWait (Xen: SCHEDOP_yield).
@@ -59,7 +60,8 @@ pub struct PvgHcallOps {
     /// pvclock).
     pub reference_time: unsafe extern "C" fn(out: *mut u64) -> c_int,
     /// Enables the SynIC of `vp` (message and event-flag pages owned by the adapter) and
-    /// unmasks `sint`.
+    /// unmasks `sint`. In the SynIC operations `vp` is a Linux CPU number; protocol fields that
+    /// name a virtual processor take [`PvgHcallOps::vp_index`] of it.
     pub synic_enable: unsafe extern "C" fn(vp: u32, sint: u32) -> c_int,
     /// Masks `sint` of `vp`; the SynIC pages stay until the adapter unloads.
     pub synic_disable: unsafe extern "C" fn(vp: u32, sint: u32) -> c_int,
@@ -73,8 +75,12 @@ pub struct PvgHcallOps {
     /// Installs the SynIC interrupt handler (`-EBUSY` if one is installed), or removes it
     /// with `None` (returns after running handlers have finished).
     pub set_handler: unsafe extern "C" fn(handler: Option<SynicHandler>, ctx: *mut c_void) -> c_int,
-    /// Number of virtual processors the backend serves (VP indices are `0..vp_count`).
+    /// Number of CPUs the backend serves (CPUs `0..vp_count`).
     pub vp_count: unsafe extern "C" fn() -> u32,
+    /// The hypervisor's virtual-processor index of Linux CPU `cpu` (Hyper-V's VP index, Xen's
+    /// vcpu id; the simulator uses the CPU number), for protocol fields such as a VMBus
+    /// channel's target VP.
+    pub vp_index: unsafe extern "C" fn(cpu: u32) -> u32,
     /// A call that does nothing but reach the hypervisor and come back (latency probe);
     /// `-EOPNOTSUPP` where no such call exists.
     pub ping: unsafe extern "C" fn() -> c_int,

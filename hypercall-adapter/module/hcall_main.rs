@@ -2,13 +2,16 @@
 //! pvg_hcall: the hypercall adapter.
 //!
 //! Detects the hypervisor from CPUID (parsing in the `hcall_abi` crate, shared with the host
-//! tests), picks a backend, and exports one neutral, paravirt_ops-shaped table of operations
-//! (`pvg_hcall_api.rs`) for the other pvguest modules. Backends: the pvguest host simulator
-//! (an ivshmem-doorbell PCI device), and "none". Reports its choice in one `dmesg` line and in
-//! debugfs (`/sys/kernel/debug/pvg_hcall/`: detect, backend, stats, selftest, bench).
+//! tests), picks a backend (`hcall_abi::backend::choose`, or the `backend=` parameter), and
+//! exports one neutral, paravirt_ops-shaped table of operations (`pvg_hcall_api.rs`) for the
+//! other pvguest modules. Backends: Hyper-V (hyperv.rs), Xen (xen.rs), the pvguest host
+//! simulator (sim.rs, an ivshmem-doorbell PCI device), and none. Reports its choice in one
+//! `dmesg` line and in debugfs (`/sys/kernel/debug/pvg_hcall/`: detect, stats, selftest,
+//! bench).
 
 use core::sync::atomic::Ordering;
 
+use hcall_abi::backend::{self as policy, Backend as Choice};
 use hcall_abi::cpuid::{self, CpuidResult, CpuidSource, Detection};
 use kernel::{debugfs, driver, pci, prelude::*, uaccess::UserSliceReader};
 
@@ -17,11 +20,15 @@ use kernel::{debugfs, driver, pci, prelude::*, uaccess::UserSliceReader};
 #[allow(unreachable_pub, dead_code)]
 #[path = "../api/pvg_hcall_api.rs"]
 pub(crate) mod pvg_hcall_api;
+mod hvcalls;
 mod ops;
 mod selftest;
+mod pages;
 mod shim;
 mod sim;
 mod synic;
+mod hyperv;
+mod xen;
 
 module! {
     type: HcallModule,
@@ -47,6 +54,29 @@ impl CpuidSource for Cpu {
         let r = unsafe { core::arch::x86_64::__cpuid_count(leaf, subleaf) };
         CpuidResult { eax: r.eax, ebx: r.ebx, ecx: r.ecx, edx: r.edx }
     }
+}
+
+extern "C" {
+    fn pvg_backend_param() -> *const kernel::ffi::c_char;
+    fn pvg_linux_version_code() -> u32;
+}
+
+/// The kernel version the module is built for, as (major, minor, sublevel).
+pub(crate) fn kernel_version() -> (u8, u8, u16) {
+    // SAFETY: returns a compile-time constant.
+    let v = unsafe { pvg_linux_version_code() };
+    ((v >> 16) as u8, (v >> 8) as u8, (v & 0xff) as u16)
+}
+
+/// The `backend=` parameter.
+fn forced_backend() -> Result<Option<Choice>> {
+    // SAFETY: the helper returns a NUL-terminated module parameter string (or "auto").
+    let s = unsafe { CStr::from_char_ptr(pvg_backend_param()) };
+    let s = s.to_str().map_err(|_| EINVAL)?;
+    policy::Backend::parse(s.trim()).map_err(|()| {
+        pr_err!("backend={} is not one of auto, hyperv, xen, sim, none\n", s);
+        EINVAL
+    })
 }
 
 /// Name of the active backend.
@@ -123,44 +153,87 @@ fn show_bench(_: &(), f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result
     writeln!(f, "backend={} calls={} table_ns={} direct_ns={} ping_ns={}", backend_name(), g(&b.calls), g(&b.table_ns), g(&b.direct_ns), g(&b.ping_ns))
 }
 
+fn show_exercise(_: &(), f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+    writeln!(f, "backend {}", backend_name())?;
+    for (name, v) in selftest::EXERCISE_NAMES.iter().zip(selftest::EXERCISE.iter()) {
+        writeln!(f, "{} {}", name, v.load(Ordering::Relaxed))?;
+    }
+    Ok(())
+}
+
+fn write_exercise(_: &(), reader: &mut UserSliceReader) -> Result {
+    read_number(reader)?;
+    selftest::exercise();
+    Ok(())
+}
+
 fn write_bench(_: &(), reader: &mut UserSliceReader) -> Result {
     selftest::bench(read_number(reader)?)
 }
 
-#[pin_data]
 struct HcallModule {
-    #[pin]
-    sim_driver: driver::Registration<pci::Adapter<sim::SimDriver>>,
-    files: KVec<Pin<KBox<debugfs::File<()>>>>,
-    detect: Pin<KBox<debugfs::File<Detection>>>,
-    dir: debugfs::Dir,
+    _files: KVec<Pin<KBox<debugfs::File<()>>>>,
+    _detect: Pin<KBox<debugfs::File<Detection>>>,
+    _dir: debugfs::Dir,
+    /// The simulator's PCI driver, registered only when the simulator may be the backend.
+    _sim_driver: Option<Pin<KBox<driver::Registration<pci::Adapter<sim::SimDriver>>>>>,
+    backend: Choice,
 }
 
-impl kernel::InPlaceModule for HcallModule {
-    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
+impl kernel::Module for HcallModule {
+    fn init(module: &'static ThisModule) -> Result<Self> {
         let det = cpuid::detect(&Cpu);
         sim::set_timeout_ms(module_parameters::sim_timeout_ms.value());
-        try_pin_init!(Self {
-            // Binding the simulator's PCI device (if there is one) happens right here.
-            sim_driver <- driver::Registration::new(c"pvg_hcall_sim", module),
-            dir: debugfs::Dir::new(c"pvg_hcall"),
-            detect: {
-                if sim::present() {
-                    ops::activate(&sim::SIM_OPS);
-                } else {
-                    ops::activate(&ops::NONE_OPS);
-                }
-                report(&det);
-                KBox::pin_init(dir.read_callback_file(c"detect", det, &show_detection), GFP_KERNEL)?
-            },
-            files: {
-                let mut v = KVec::new();
-                v.push(KBox::pin_init(dir.read_callback_file(c"stats", (), &show_stats), GFP_KERNEL)?, GFP_KERNEL)?;
-                v.push(KBox::pin_init(dir.read_write_callback_file(c"selftest", (), &show_selftest, &write_selftest), GFP_KERNEL)?, GFP_KERNEL)?;
-                v.push(KBox::pin_init(dir.read_write_callback_file(c"bench", (), &show_bench, &write_bench), GFP_KERNEL)?, GFP_KERNEL)?;
-                v
-            },
-        })
+        let forced = forced_backend()?;
+        // Xen and Hyper-V come before the simulator in the policy: only look for the
+        // simulator's device when neither applies (or when asked to).
+        let pre = policy::choose(&det, false, forced);
+        let want_sim = matches!(forced, Some(Choice::Sim)) || (forced.is_none() && matches!(pre, Ok(Choice::None)));
+        let sim_driver = if want_sim {
+            Some(KBox::pin_init(driver::Registration::new(c"pvg_hcall_sim", module), GFP_KERNEL)?)
+        } else {
+            None
+        };
+        let backend = match policy::choose(&det, sim::present(), forced) {
+            Ok(b) => b,
+            Err(r) => {
+                pr_err!("backend={} cannot be used: {}\n", forced.map_or("auto", |b| b.name()), r.as_str());
+                return Err(ENODEV);
+            }
+        };
+        match backend {
+            Choice::HyperV => {
+                hyperv::HyperV::start(&det)?;
+                ops::activate(&hyperv::HYPERV_OPS);
+            }
+            Choice::Xen => {
+                xen::Xen::start(det.cpu)?;
+                ops::activate(&xen::XEN_OPS);
+            }
+            Choice::Sim => ops::activate(&sim::SIM_OPS),
+            Choice::None => ops::activate(&ops::NONE_OPS),
+        }
+        report(&det);
+        let dir = debugfs::Dir::new(c"pvg_hcall");
+        let detect = KBox::pin_init(dir.read_callback_file(c"detect", det, &show_detection), GFP_KERNEL)?;
+        let mut files = KVec::new();
+        files.push(KBox::pin_init(dir.read_callback_file(c"stats", (), &show_stats), GFP_KERNEL)?, GFP_KERNEL)?;
+        files.push(KBox::pin_init(dir.read_write_callback_file(c"selftest", (), &show_selftest, &write_selftest), GFP_KERNEL)?, GFP_KERNEL)?;
+        files.push(KBox::pin_init(dir.read_write_callback_file(c"bench", (), &show_bench, &write_bench), GFP_KERNEL)?, GFP_KERNEL)?;
+        files.push(KBox::pin_init(dir.read_write_callback_file(c"exercise", (), &show_exercise, &write_exercise), GFP_KERNEL)?, GFP_KERNEL)?;
+        Ok(HcallModule { _files: files, _detect: detect, _dir: dir, _sim_driver: sim_driver, backend })
+    }
+}
+
+impl Drop for HcallModule {
+    fn drop(&mut self) {
+        ops::activate(&ops::NONE_OPS);
+        match self.backend {
+            Choice::HyperV => hyperv::HyperV::stop(),
+            Choice::Xen => xen::Xen::stop(),
+            // The simulator detaches when its driver registration drops (after this).
+            Choice::Sim | Choice::None => {}
+        }
     }
 }
 

@@ -20,7 +20,7 @@ pub(crate) trait Backend {
     const NAME: &'static CStr;
     fn post_message(connection_id: u32, message_type: u32, payload: &[u8]) -> Result;
     fn signal_event(connection_id: u32, flag: u16) -> Result;
-    fn flush_tlb(address_space: u64, flags: u64, vps: &[u64], gvas: &[u64]) -> Result;
+    fn flush_tlb(address_space: u64, flags: u64, vps: &[u64], start: u64, end: u64) -> Result;
     fn send_ipi(vector: u32, vps: &[u64]) -> Result;
     fn notify_long_spin_wait(count: u32) -> Result;
     fn reference_time() -> Result<u64>;
@@ -30,6 +30,7 @@ pub(crate) trait Backend {
     fn event_page(vp: u32) -> *mut c_void;
     fn eom(vp: u32) -> Result;
     fn vp_count() -> u32;
+    fn vp_index(cpu: u32) -> u32;
     fn ping() -> Result;
 }
 
@@ -130,9 +131,9 @@ unsafe extern "C" fn signal_event<B: Backend>(conn: u32, flag: u16) -> c_int {
     counted(Op::SignalEvent, || B::signal_event(conn, flag))
 }
 
-unsafe extern "C" fn flush_tlb<B: Backend>(space: u64, flags: u64, vps: *const u64, nwords: u32, gvas: *const u64, ngva: u32) -> c_int {
-    // SAFETY: the API requires `vps` to hold `nwords` u64s and `gvas` `ngva` u64s.
-    counted(Op::FlushTlb, || B::flush_tlb(space, flags, unsafe { slice(vps, nwords) }, unsafe { slice(gvas, ngva) }))
+unsafe extern "C" fn flush_tlb<B: Backend>(space: u64, flags: u64, vps: *const u64, nwords: u32, start: u64, end: u64) -> c_int {
+    // SAFETY: the API requires `vps` to hold `nwords` u64s.
+    counted(Op::FlushTlb, || B::flush_tlb(space, flags, unsafe { slice(vps, nwords) }, start, end))
 }
 
 unsafe extern "C" fn send_ipi<B: Backend>(vector: u32, vps: *const u64, nwords: u32) -> c_int {
@@ -180,6 +181,10 @@ unsafe extern "C" fn vp_count<B: Backend>() -> u32 {
     B::vp_count()
 }
 
+unsafe extern "C" fn vp_index<B: Backend>(cpu: u32) -> u32 {
+    B::vp_index(cpu)
+}
+
 unsafe extern "C" fn ping<B: Backend>() -> c_int {
     counted(Op::Ping, || B::ping())
 }
@@ -203,6 +208,7 @@ pub(crate) const fn table<B: Backend>() -> PvgHcallOps {
         eom: eom::<B>,
         set_handler,
         vp_count: vp_count::<B>,
+        vp_index: vp_index::<B>,
         ping: ping::<B>,
     }
 }
@@ -219,7 +225,7 @@ impl Backend for NoBackend {
     fn signal_event(_: u32, _: u16) -> Result {
         Err(ENODEV)
     }
-    fn flush_tlb(_: u64, _: u64, _: &[u64], _: &[u64]) -> Result {
+    fn flush_tlb(_: u64, _: u64, _: &[u64], _: u64, _: u64) -> Result {
         Err(ENODEV)
     }
     fn send_ipi(_: u32, _: &[u64]) -> Result {
@@ -248,6 +254,9 @@ impl Backend for NoBackend {
     }
     fn vp_count() -> u32 {
         0
+    }
+    fn vp_index(cpu: u32) -> u32 {
+        cpu
     }
     fn ping() -> Result {
         Err(ENODEV)

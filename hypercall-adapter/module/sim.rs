@@ -9,7 +9,6 @@
 //! not answer costs the caller `-ETIMEDOUT`, never a hang.
 
 use core::ffi::c_void;
-use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use kernel::{
@@ -19,95 +18,36 @@ use kernel::{
     prelude::*,
     sync::rcu,
 };
+use hcall_abi::tlfs::HypercallInput;
 use sim_proto::{
     bar_offset, guest_state, poll, slot_offset, slot_state, state_word, vector_for_vp, BarHeader, Op as SimOp, Poll,
     HOST_PEER_ID, IVSHMEM_REG_DOORBELL, SLOT_SIZE, VECTOR_CONTROL,
 };
 
+use crate::hvcalls::{self, run_reps, HvTransport};
 use crate::ops::{self, Backend};
+use crate::pages::HostPage;
 use crate::shim;
 use crate::synic::{self, SynicPages};
 
-/// Hyper-V values the simulator backend speaks (TLFS; `include/hyperv/hvgdk_mini.h`).
+/// Hyper-V values the simulator backend speaks, all from the `hcall_abi` crate.
 mod hv {
-    pub(super) const HVCALL_POST_MESSAGE: u64 = 0x005c;
-    pub(super) const HVCALL_SIGNAL_EVENT: u64 = 0x005d;
-    pub(super) const HV_HYPERCALL_FAST_BIT: u64 = 1 << 16;
-    pub(super) const MSR_SCONTROL: u64 = 0x4000_0080;
-    pub(super) const MSR_SIEFP: u64 = 0x4000_0082;
-    pub(super) const MSR_SIMP: u64 = 0x4000_0083;
-    pub(super) const MSR_EOM: u64 = 0x4000_0084;
-    pub(super) const MSR_SINT0: u64 = 0x4000_0090;
-    pub(super) const MSR_TIME_REF_COUNT: u64 = 0x4000_0020;
-    pub(super) const SINT_MASKED: u64 = 1 << 16;
+    pub(super) use hcall_abi::msr::{EOM as MSR_EOM, SCONTROL as MSR_SCONTROL, SIEFP as MSR_SIEFP, SIMP as MSR_SIMP};
+    pub(super) use hcall_abi::msr::{SINT0 as MSR_SINT0, TIME_REF_COUNT as MSR_TIME_REF_COUNT};
+    /// SINT MSR masked bit (`HV_SYNIC_SINT_MASKED`).
+    pub(super) const SINT_MASKED: u64 = hcall_abi::msr::SintMsr::MASKED_BIT;
     /// The vector a SINT asks for; the simulator delivers through MSI-X instead, but the
-    /// value must be valid (0x10..=0xff) as on Hyper-V. Linux's HYPERVISOR_CALLBACK_VECTOR.
+    /// value must be valid as on Hyper-V. Linux's HYPERVISOR_CALLBACK_VECTOR.
     pub(super) const CALLBACK_VECTOR: u64 = 0xf3;
 }
 
-/// Maps a Hyper-V status code to an errno (as the kernel's `hv_result_to_errno`).
+/// Maps a Hyper-V status code to a kernel error (the kernel's `hv_result_to_errno`).
 pub(crate) fn hv_status_to_result(status: u16) -> Result {
-    match status {
+    match hcall_abi::status::Status::from_code(status).to_errno() {
         0 => Ok(()),
-        0x2 | 0x3 | 0x4 | 0x5 => Err(EINVAL),   // invalid code/input/alignment/parameter
-        0x6 => Err(EACCES),                     // access denied
-        0x7 => Err(EBADFD),                     // invalid partition state
-        0x8 | 0x10 | 0x13 | 0x33 => Err(ENOMEM), // operation denied/insufficient memory/buffers
-        0x11 | 0x12 => Err(ENXIO),              // invalid port/connection id
-        0x1b => Err(EBUSY),                     // object in use
-        _ => Err(EIO),
+        e => Err(Error::from_errno(e)),
     }
 }
-
-/// One 4 KiB page of kernel memory shared with the host (which reads and writes it by GPA).
-///
-/// # Invariants
-///
-/// `ptr` is a live, page-aligned, zero-initialised 4096-byte allocation from `KBox`, owned by
-/// this object. The host may write it at any time: it is accessed only through raw pointers
-/// and atomics, never through Rust references to its contents.
-pub(crate) struct HostPage {
-    ptr: NonNull<[u8; 4096]>,
-    leak: bool,
-}
-
-#[repr(C, align(4096))]
-struct PageBuf([u8; 4096]);
-
-// SAFETY: the page is plain memory; all access is through raw pointers/atomics.
-unsafe impl Send for HostPage {}
-// SAFETY: as above.
-unsafe impl Sync for HostPage {}
-
-impl HostPage {
-    pub(crate) fn new() -> Result<HostPage> {
-        let b = KBox::new(PageBuf([0; 4096]), GFP_KERNEL)?;
-        let raw = KBox::into_raw(b);
-        // INVARIANT: a fresh, zeroed, 4096-aligned allocation we now own.
-        Ok(HostPage { ptr: NonNull::new(raw.cast()).ok_or(ENOMEM)?, leak: false })
-    }
-    pub(crate) fn as_ptr(&self) -> *mut u8 {
-        self.ptr.as_ptr().cast()
-    }
-    pub(crate) fn phys(&self) -> u64 {
-        shim::virt_to_phys(self.as_ptr())
-    }
-    /// Never free this page (the host may still write it).
-    pub(crate) fn leak(&mut self) {
-        self.leak = true;
-    }
-}
-
-impl Drop for HostPage {
-    fn drop(&mut self) {
-        if !self.leak {
-            // SAFETY: `ptr` came from `KBox::into_raw` of a `PageBuf` (type invariant) and is
-            // freed exactly once, here.
-            drop(unsafe { KBox::from_raw(self.ptr.as_ptr().cast::<PageBuf>()) });
-        }
-    }
-}
-
 
 /// Call timeout in milliseconds (module parameter `sim_timeout_ms`, read at probe).
 static TIMEOUT_NS: AtomicU64 = AtomicU64::new(1_000_000_000);
@@ -181,9 +121,10 @@ impl SimState<'_> {
         unsafe { self.slots.as_ptr().add(vp as usize * SLOT_SIZE + off) }
     }
 
-    /// One call through `vp`'s slot. Interrupts are off for its duration, so a handler cannot
-    /// nest on this CPU; another CPU wanting the same slot waits for the lock word.
-    pub(crate) fn call(&self, vp: u32, op: SimOp, args: [u64; 4]) -> Result<(u64, u64)> {
+    /// Runs `f` with `vp`'s slot (and input page) held: interrupts off on this CPU, so no
+    /// handler nests here, and the slot's lock word taken, so another CPU sharing the slot
+    /// waits (bounded by the call timeout of whoever holds it).
+    fn with_slot<R>(&self, vp: u32, f: impl FnOnce(&HeldSlot<'_, '_>) -> Result<R>) -> Result<R> {
         if vp >= self.vps {
             return Err(EINVAL);
         }
@@ -192,16 +133,23 @@ impl SimState<'_> {
         while self.locks[i].compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed).is_err() {
             core::hint::spin_loop();
         }
-        let r = self.call_locked(vp, op, args);
-        match &r {
-            Ok(_) => self.dirty[i].store(false, Ordering::Relaxed),
-            Err(_) => self.dirty[i].store(true, Ordering::Relaxed),
-        }
+        let r = f(&HeldSlot { s: self, vp });
         self.locks[i].store(0, Ordering::Release);
         r
     }
 
+    /// One call through `vp`'s slot.
+    pub(crate) fn call(&self, vp: u32, op: SimOp, args: [u64; 4]) -> Result<(u64, u64)> {
+        self.with_slot(vp, |h| h.call(op, args))
+    }
+
     fn call_locked(&self, vp: u32, op: SimOp, args: [u64; 4]) -> Result<(u64, u64)> {
+        let r = self.call_unchecked(vp, op, args);
+        self.dirty[vp as usize].store(r.is_err(), Ordering::Relaxed);
+        r
+    }
+
+    fn call_unchecked(&self, vp: u32, op: SimOp, args: [u64; 4]) -> Result<(u64, u64)> {
         let seq = self.seqs[vp as usize].fetch_add(1, Ordering::Relaxed).wrapping_add(1);
         // SAFETY: the slot belongs to us while we hold its lock and its state is not REQUEST
         // (the host only writes a slot in REQUEST state); these are plain stores to our
@@ -269,12 +217,41 @@ impl SimState<'_> {
         Ok(v)
     }
 
-    /// A hypercall from the current CPU's slot.
-    fn hypercall(&self, control: u64, in1: u64, in2: u64) -> Result {
+}
+
+/// A slot held by [`SimState::with_slot`].
+pub(crate) struct HeldSlot<'a, 'b> {
+    s: &'a SimState<'b>,
+    vp: u32,
+}
+
+impl HeldSlot<'_, '_> {
+    fn call(&self, op: SimOp, args: [u64; 4]) -> Result<(u64, u64)> {
+        self.s.call_locked(self.vp, op, args)
+    }
+
+    /// The slot's hypercall input page.
+    fn input(&self) -> &HostPage {
+        &self.s.inputs[self.vp as usize]
+    }
+}
+
+impl HvTransport for SimState<'_> {
+    fn slow(&self, build: &mut dyn FnMut(&mut [u8]) -> Result<HypercallInput>) -> Result<u64> {
         let _irqs = shim::IrqsOff::new();
-        let vp = self.current_vp();
-        let (r, _) = self.call(vp, SimOp::Hypercall, [control, in1, in2, 0])?;
-        hv_status_to_result(r as u16)
+        self.with_slot(self.current_vp(), |h| {
+            let page = h.input();
+            // SAFETY: the input page belongs to the held slot: no other CPU uses it until we
+            // release the slot, and the host only reads it during the calls below.
+            let input = build(unsafe { core::slice::from_raw_parts_mut(page.as_ptr(), 4096) })?;
+            run_reps(input, |control| h.call(SimOp::Hypercall, [control, page.phys(), 0, 0]).map(|(r, _)| r))
+        })
+    }
+
+    fn fast(&self, input: HypercallInput, rdx: u64, r8: u64) -> Result<u64> {
+        let control = input.encode().map_err(|_| EINVAL)?;
+        let _irqs = shim::IrqsOff::new();
+        self.with_slot(self.current_vp(), |h| h.call(SimOp::Hypercall, [control, rdx, r8, 0]).map(|(r, _)| r))
     }
 }
 
@@ -286,37 +263,16 @@ impl Backend for Sim {
     const NAME: &'static CStr = c"sim";
 
     fn post_message(connection_id: u32, message_type: u32, payload: &[u8]) -> Result {
-        with_sim(|s| {
-            let _irqs = shim::IrqsOff::new();
-            let vp = s.current_vp();
-            let input = &s.inputs[vp as usize];
-            let mut hdr = [0u8; 16];
-            hdr[0..4].copy_from_slice(&connection_id.to_le_bytes());
-            hdr[8..12].copy_from_slice(&message_type.to_le_bytes());
-            hdr[12..16].copy_from_slice(&(payload.len() as u32).to_le_bytes());
-            // SAFETY: the input page of `vp` is used only with interrupts off by the CPU
-            // holding `vp`'s slot... which we take below; the copy stays within the page
-            // (16 + at most 240 bytes) and the host reads it only during our call.
-            unsafe {
-                core::ptr::copy_nonoverlapping(hdr.as_ptr(), input.as_ptr(), 16);
-                core::ptr::copy_nonoverlapping(payload.as_ptr(), input.as_ptr().add(16), payload.len());
-                core::ptr::write_bytes(input.as_ptr().add(16 + payload.len()), 0, 240 - payload.len());
-            }
-            let (r, _) = s.call(vp, SimOp::Hypercall, [hv::HVCALL_POST_MESSAGE, input.phys(), 0, 0])?;
-            hv_status_to_result(r as u16)
-        })
+        with_sim(|s| hvcalls::post_message(s, connection_id, message_type, payload))
     }
 
     fn signal_event(connection_id: u32, flag: u16) -> Result {
-        with_sim(|s| {
-            let input = u64::from(connection_id) | (u64::from(flag) << 32);
-            s.hypercall(hv::HVCALL_SIGNAL_EVENT | hv::HV_HYPERCALL_FAST_BIT, input, 0)
-        })
+        with_sim(|s| hvcalls::signal_event(s, connection_id, flag))
     }
 
-    fn flush_tlb(_: u64, _: u64, _: &[u64], _: &[u64]) -> Result {
-        // The simulator has no view of guest TLBs to flush.
-        Err(EOPNOTSUPP)
+    fn flush_tlb(space: u64, flags: u64, vps: &[u64], start: u64, end: u64) -> Result {
+        // The simulator keeps no TLBs, but validates and answers the call like Hyper-V.
+        with_sim(|s| hvcalls::flush_tlb(s, space, flags, vps, start, end))
     }
 
     fn send_ipi(_: u32, _: &[u64]) -> Result {
@@ -324,15 +280,15 @@ impl Backend for Sim {
         Err(EOPNOTSUPP)
     }
 
-    fn notify_long_spin_wait(_: u32) -> Result {
-        Err(EOPNOTSUPP)
+    fn notify_long_spin_wait(count: u32) -> Result {
+        with_sim(|s| hvcalls::notify_long_spin_wait(s, count))
     }
 
     fn reference_time() -> Result<u64> {
         with_sim(|s| {
             let _irqs = shim::IrqsOff::new();
             let vp = s.current_vp();
-            s.rdmsr(vp, hv::MSR_TIME_REF_COUNT)
+            s.rdmsr(vp, u64::from(hv::MSR_TIME_REF_COUNT))
         })
     }
 
@@ -343,12 +299,12 @@ impl Backend for Sim {
                 return Err(EINVAL);
             }
             if !p.enabled.load(Ordering::Acquire) {
-                s.wrmsr(vp, hv::MSR_SIMP, p.message.phys() | 1)?;
-                s.wrmsr(vp, hv::MSR_SIEFP, p.events.phys() | 1)?;
-                s.wrmsr(vp, hv::MSR_SCONTROL, 1)?;
+                s.wrmsr(vp, u64::from(u64::from(hv::MSR_SIMP)), p.message.phys() | 1)?;
+                s.wrmsr(vp, u64::from(u64::from(hv::MSR_SIEFP)), p.events.phys() | 1)?;
+                s.wrmsr(vp, u64::from(u64::from(hv::MSR_SCONTROL)), 1)?;
                 p.enabled.store(true, Ordering::Release);
             }
-            s.wrmsr(vp, hv::MSR_SINT0 + u64::from(sint), hv::CALLBACK_VECTOR)?;
+            s.wrmsr(vp, u64::from(hv::MSR_SINT0 + sint), hv::CALLBACK_VECTOR)?;
             p.sints.fetch_or(1 << sint, Ordering::AcqRel);
             Ok(())
         })
@@ -361,7 +317,7 @@ impl Backend for Sim {
                 return Err(EINVAL);
             }
             p.sints.fetch_and(!(1 << sint), Ordering::AcqRel);
-            s.wrmsr(vp, hv::MSR_SINT0 + u64::from(sint), hv::SINT_MASKED)
+            s.wrmsr(vp, u64::from(hv::MSR_SINT0 + sint), hv::SINT_MASKED)
         })
     }
 
@@ -380,11 +336,15 @@ impl Backend for Sim {
     }
 
     fn eom(vp: u32) -> Result {
-        with_sim(|s| s.wrmsr(vp, hv::MSR_EOM, 0))
+        with_sim(|s| s.wrmsr(vp, u64::from(u64::from(hv::MSR_EOM)), 0))
     }
 
     fn vp_count() -> u32 {
         with_sim(|s| Ok(s.vps)).unwrap_or(0)
+    }
+
+    fn vp_index(cpu: u32) -> u32 {
+        cpu
     }
 
     fn ping() -> Result {
@@ -418,7 +378,9 @@ impl irq::Handler for VpIrq {
         if !p.is_null() {
             // SAFETY: as in `with_sim` (RCU read lock held).
             let s = unsafe { &*p.cast::<SimState<'_>>() };
-            synic::on_interrupt(s, self.vp);
+            synic::on_interrupt(&s.synic, self.vp, &|vp| {
+                let _ = s.wrmsr(vp, u64::from(hv::MSR_EOM), 0);
+            });
             ops::dispatch_synic(self.vp);
         }
         irq::IrqReturn::Handled
@@ -626,9 +588,9 @@ impl SimDevice<'_> {
         for vp in 0..s.vps {
             if let Some(p) = s.synic.vp(vp) {
                 if p.enabled.load(Ordering::Acquire) {
-                    let ok = s.wrmsr(vp, hv::MSR_SCONTROL, 0).is_ok()
-                        && s.wrmsr(vp, hv::MSR_SIMP, 0).is_ok()
-                        && s.wrmsr(vp, hv::MSR_SIEFP, 0).is_ok();
+                    let ok = s.wrmsr(vp, u64::from(u64::from(hv::MSR_SCONTROL)), 0).is_ok()
+                        && s.wrmsr(vp, u64::from(u64::from(hv::MSR_SIMP)), 0).is_ok()
+                        && s.wrmsr(vp, u64::from(u64::from(hv::MSR_SIEFP)), 0).is_ok();
                     if !ok {
                         s.host_unreliable.store(true, Ordering::Relaxed);
                     }

@@ -12,13 +12,10 @@ use core::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use kernel::prelude::*;
 
-use crate::sim::{HostPage, SimState};
+use crate::pages::HostPage;
 
-pub(crate) const SINT_COUNT: usize = 16;
-pub(crate) const MESSAGE_SIZE: usize = 256;
-pub(crate) const PAYLOAD_MAX: usize = 240;
-const MSG_PENDING: u8 = 1;
-const HV_MSR_EOM: u64 = 0x4000_0084;
+pub(crate) use hcall_abi::synic::{MESSAGE_SIZE, PAYLOAD_BYTES as PAYLOAD_MAX, SINT_COUNT};
+use hcall_abi::synic::{MESSAGE_FLAGS_OFFSET, MESSAGE_FLAG_PENDING as MSG_PENDING, PAYLOAD_SIZE_OFFSET};
 
 /// One VP's SynIC pages.
 pub(crate) struct VpPages {
@@ -67,13 +64,13 @@ impl MsgSlot {
         unsafe { AtomicU32::from_ptr(self.0.cast()) }
     }
     fn size_flags(&self) -> (u8, u8) {
-        // SAFETY: bytes 4 and 5 of the slot, inside the page; plain reads of shared bytes
-        // whose values are validated by the caller.
-        unsafe { (self.0.add(4).read_volatile(), self.0.add(5).read_volatile()) }
+        // SAFETY: two bytes of the header inside the slot; plain reads of shared bytes whose
+        // values are validated by the caller.
+        unsafe { (self.0.add(PAYLOAD_SIZE_OFFSET).read_volatile(), self.0.add(MESSAGE_FLAGS_OFFSET).read_volatile()) }
     }
     fn read_payload(&self, buf: &mut [u8; PAYLOAD_MAX]) {
-        // SAFETY: 240 bytes at offset 16 of a 256-byte slot inside the page.
-        unsafe { core::ptr::copy_nonoverlapping(self.0.add(16), buf.as_mut_ptr(), PAYLOAD_MAX) };
+        // SAFETY: the 240-byte payload after the 16-byte header of a 256-byte slot.
+        unsafe { core::ptr::copy_nonoverlapping(self.0.add(hcall_abi::synic::HEADER_SIZE), buf.as_mut_ptr(), PAYLOAD_MAX) };
     }
 }
 
@@ -84,11 +81,11 @@ fn slot(p: &VpPages, sint: usize) -> MsgSlot {
 
 /// Frees a message slot the TLFS way: clear the type, full barrier, and if the hypervisor
 /// flagged more messages pending, signal end-of-message so it delivers the next one.
-fn consume(s: &SimState<'_>, vp: u32, m: &MsgSlot) {
+fn consume(vp: u32, m: &MsgSlot, eom: &dyn Fn(u32)) {
     m.ty().store(0, Ordering::Release);
     fence(Ordering::SeqCst);
     if m.size_flags().1 & MSG_PENDING != 0 {
-        let _ = s.wrmsr(vp, HV_MSR_EOM, 0);
+        eom(vp);
     }
 }
 
@@ -115,9 +112,10 @@ static MALFORMED_LOGGED: AtomicBool = AtomicBool::new(false);
 /// Messages dropped because no one registered their SINT, or malformed.
 pub(crate) static DROPPED: AtomicU64 = AtomicU64::new(0);
 
-/// Handles the adapter's own business on a SynIC interrupt of `vp` (hard-IRQ context).
-pub(crate) fn on_interrupt(s: &SimState<'_>, vp: u32) {
-    let Some(p) = s.synic.vp(vp) else { return };
+/// Handles the adapter's own business on a SynIC interrupt of `vp` (hard-IRQ context); `eom`
+/// signals end-of-message on `vp` the backend's way.
+pub(crate) fn on_interrupt(pages: &SynicPages, vp: u32, eom: &dyn Fn(u32)) {
+    let Some(p) = pages.vp(vp) else { return };
     if !p.enabled.load(Ordering::Acquire) {
         return;
     }
@@ -156,6 +154,6 @@ pub(crate) fn on_interrupt(s: &SimState<'_>, vp: u32) {
                 pr_warn!("message of type {:#x} on SINT {} of VP {}, which nobody registered; dropped (logged once)\n", ty, sint, vp);
             }
         }
-        consume(s, vp, &m);
+        consume(vp, &m, eom);
     }
 }

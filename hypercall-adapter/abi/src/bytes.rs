@@ -14,11 +14,6 @@ pub(crate) fn array_at<const N: usize>(b: &[u8], off: usize) -> Option<[u8; N]> 
     Some(out)
 }
 
-/// Little-endian `u16` at `off`.
-pub(crate) fn u16_at(b: &[u8], off: usize) -> Option<u16> {
-    array_at::<2>(b, off).map(u16::from_le_bytes)
-}
-
 /// Little-endian `u32` at `off`.
 pub(crate) fn u32_at(b: &[u8], off: usize) -> Option<u32> {
     array_at::<4>(b, off).map(u32::from_le_bytes)
