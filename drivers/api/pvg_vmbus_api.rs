@@ -111,21 +111,22 @@ pub struct GpaRange {
 }
 
 extern "C" {
-    fn pvg_vmbus_driver_register(
+    pub fn pvg_vmbus_driver_register(
         name: *const c_char,
         class_id: *const u8,
         probe: ProbeFn,
         remove: RemoveFn,
         ctx: *mut c_void,
-        owner: *mut kernel::bindings::module,
+        owner: *mut c_void,
     ) -> *mut RawDriver;
-    fn pvg_vmbus_driver_unregister(drv: *mut RawDriver);
-    fn pvg_vmbus_get_drvdata(dev: *mut RawDevice) -> *mut c_void;
-    fn pvg_vmbus_set_drvdata(dev: *mut RawDevice, data: *mut c_void);
-    fn pvg_vmbus_dev(dev: *mut RawDevice) -> *mut kernel::bindings::device;
-    fn pvg_vmbus_device_info(dev: *mut RawDevice, info: *mut DeviceInfo) -> c_int;
-    fn pvg_vmbus_primary_channel(dev: *mut RawDevice) -> *mut RawChannel;
-    fn pvg_vmbus_open(
+    pub fn pvg_vmbus_driver_unregister(drv: *mut RawDriver);
+    pub fn pvg_vmbus_get_drvdata(dev: *mut RawDevice) -> *mut c_void;
+    pub fn pvg_vmbus_set_drvdata(dev: *mut RawDevice, data: *mut c_void);
+    /// The `struct device` of a bus device (for dev_* logging, sysfs, DMA).
+    pub fn pvg_vmbus_dev(dev: *mut RawDevice) -> *mut c_void;
+    pub fn pvg_vmbus_device_info(dev: *mut RawDevice, info: *mut DeviceInfo) -> c_int;
+    pub fn pvg_vmbus_primary_channel(dev: *mut RawDevice) -> *mut RawChannel;
+    pub fn pvg_vmbus_open(
         chan: *mut RawChannel,
         send_ring_bytes: u32,
         recv_ring_bytes: u32,
@@ -136,9 +137,9 @@ extern "C" {
         ctx: *mut c_void,
         target_cpu: i32,
     ) -> c_int;
-    fn pvg_vmbus_close(chan: *mut RawChannel);
-    fn pvg_vmbus_send(chan: *mut RawChannel, packet_type: u16, flags: u16, trans_id: u64, data: *const u8, len: u32) -> c_int;
-    fn pvg_vmbus_send_gpa(
+    pub fn pvg_vmbus_close(chan: *mut RawChannel);
+    pub fn pvg_vmbus_send(chan: *mut RawChannel, packet_type: u16, flags: u16, trans_id: u64, data: *const u8, len: u32) -> c_int;
+    pub fn pvg_vmbus_send_gpa(
         chan: *mut RawChannel,
         flags: u16,
         trans_id: u64,
@@ -147,10 +148,10 @@ extern "C" {
         data: *const u8,
         len: u32,
     ) -> c_int;
-    fn pvg_vmbus_recv(chan: *mut RawChannel, buf: *mut u8, buflen: u32, info: *mut RecvInfo) -> c_int;
-    fn pvg_vmbus_gpadl_create(chan: *mut RawChannel, buf: *mut c_void, len: u32, handle: *mut u32) -> c_int;
-    fn pvg_vmbus_gpadl_teardown(chan: *mut RawChannel, handle: u32) -> c_int;
-    fn pvg_vmbus_channel_index(chan: *mut RawChannel) -> u16;
-    fn pvg_vmbus_channel_target_cpu(chan: *mut RawChannel) -> u32;
-    fn pvg_vmbus_rescinded(chan: *mut RawChannel) -> bool;
+    pub fn pvg_vmbus_recv(chan: *mut RawChannel, buf: *mut u8, buflen: u32, info: *mut RecvInfo) -> c_int;
+    pub fn pvg_vmbus_gpadl_create(chan: *mut RawChannel, buf: *mut c_void, len: u32, handle: *mut u32) -> c_int;
+    pub fn pvg_vmbus_gpadl_teardown(chan: *mut RawChannel, handle: u32) -> c_int;
+    pub fn pvg_vmbus_channel_index(chan: *mut RawChannel) -> u16;
+    pub fn pvg_vmbus_channel_target_cpu(chan: *mut RawChannel) -> u32;
+    pub fn pvg_vmbus_rescinded(chan: *mut RawChannel) -> bool;
 }

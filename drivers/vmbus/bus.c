@@ -15,6 +15,9 @@
 
 #include "bus.h"
 
+/* Helpers shared by the pvguest modules (kglue.rs). */
+#include "../common/kglue.c"
+
 /* Rust side (vmbus_main.rs). */
 int pvg_vmbus_rust_show(void *core, int attr, char *buf);
 void pvg_vmbus_rust_device_released(void *core);
@@ -152,7 +155,8 @@ static void pvg_vmbus_device_release(struct device *dev)
 {
 	struct pvg_vmbus_device *vdev = to_vdev(dev);
 
-	pvg_vmbus_rust_device_released(vdev->core);
+	if (vdev->core)
+		pvg_vmbus_rust_device_released(vdev->core);
 	kfree(vdev);
 }
 
@@ -174,6 +178,8 @@ struct pvg_vmbus_device *pvg_vmbus_device_create(const u8 *class_id, const u8 *i
 	/* The in-kernel driver names devices by instance GUID; we do too. */
 	ret = dev_set_name(&vdev->dev, "%pUl", &vdev->instance_id);
 	if (ret) {
+		/* The caller keeps its reference to `core` on failure. */
+		vdev->core = NULL;
 		put_device(&vdev->dev);
 		return ERR_PTR(ret);
 	}
@@ -254,6 +260,11 @@ struct device *pvg_vmbus_dev(struct pvg_vmbus_device *vdev)
 }
 EXPORT_SYMBOL_GPL(pvg_vmbus_dev);
 
+void *pvg_vmbus_device_core(struct pvg_vmbus_device *vdev)
+{
+	return vdev->core;
+}
+
 /* --- Memory helpers for the Rust core ---------------------------------------------------- */
 
 u64 pvg_vmbus_vmalloc_to_pfn(const void *addr);
@@ -261,3 +272,42 @@ u64 pvg_vmbus_vmalloc_to_pfn(const void *addr)
 {
 	return vmalloc_to_pfn(addr);
 }
+
+/* PFN of a page of a VSC's buffer: vmalloc'ed or in the direct map. */
+u64 pvg_vmbus_virt_to_pfn(const void *addr);
+u64 pvg_vmbus_virt_to_pfn(const void *addr)
+{
+	if (is_vmalloc_addr(addr))
+		return vmalloc_to_pfn(addr);
+	return virt_to_phys((void *)addr) >> PAGE_SHIFT;
+}
+
+/* --- Exports implemented in Rust (exports.rs) ---------------------------------------------- */
+
+int pvg_vmbus_device_info(struct pvg_vmbus_device *dev, void *info);
+void *pvg_vmbus_primary_channel(struct pvg_vmbus_device *dev);
+int pvg_vmbus_open(void *chan, u32 send, u32 recv, const u8 *user, u32 user_len, void *cb,
+		   void *sub, void *ctx, int cpu);
+void pvg_vmbus_close(void *chan);
+int pvg_vmbus_send(void *chan, u16 type, u16 flags, u64 trans_id, const u8 *data, u32 len);
+int pvg_vmbus_send_gpa(void *chan, u16 flags, u64 trans_id, const void *ranges, u32 nranges,
+		       const u8 *data, u32 len);
+int pvg_vmbus_recv(void *chan, u8 *buf, u32 len, void *info);
+int pvg_vmbus_gpadl_create(void *chan, void *buf, u32 len, u32 *handle);
+int pvg_vmbus_gpadl_teardown(void *chan, u32 handle);
+u16 pvg_vmbus_channel_index(void *chan);
+u32 pvg_vmbus_channel_target_cpu(void *chan);
+bool pvg_vmbus_rescinded(void *chan);
+
+EXPORT_SYMBOL_GPL(pvg_vmbus_device_info);
+EXPORT_SYMBOL_GPL(pvg_vmbus_primary_channel);
+EXPORT_SYMBOL_GPL(pvg_vmbus_open);
+EXPORT_SYMBOL_GPL(pvg_vmbus_close);
+EXPORT_SYMBOL_GPL(pvg_vmbus_send);
+EXPORT_SYMBOL_GPL(pvg_vmbus_send_gpa);
+EXPORT_SYMBOL_GPL(pvg_vmbus_recv);
+EXPORT_SYMBOL_GPL(pvg_vmbus_gpadl_create);
+EXPORT_SYMBOL_GPL(pvg_vmbus_gpadl_teardown);
+EXPORT_SYMBOL_GPL(pvg_vmbus_channel_index);
+EXPORT_SYMBOL_GPL(pvg_vmbus_channel_target_cpu);
+EXPORT_SYMBOL_GPL(pvg_vmbus_rescinded);

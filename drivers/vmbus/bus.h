@@ -49,6 +49,7 @@ int pvg_vmbus_device_add(struct pvg_vmbus_device *vdev);
 void pvg_vmbus_device_del(struct pvg_vmbus_device *vdev);
 void pvg_vmbus_device_put(struct pvg_vmbus_device *vdev);
 struct device *pvg_vmbus_device_dev(struct pvg_vmbus_device *vdev);
+void *pvg_vmbus_device_core(struct pvg_vmbus_device *vdev);
 
 struct pvg_vmbus_driver *pvg_vmbus_driver_register(const char *name, const u8 *class_id,
 						   pvg_probe_fn probe, pvg_remove_fn remove,

@@ -110,14 +110,6 @@ impl GuestRam {
         Ok(())
     }
 
-    /// Fills `len` bytes at `gpa` with `byte`.
-    pub fn fill(&self, gpa: u64, len: usize, byte: u8) -> Result<(), OutOfRange> {
-        let p = self.ptr(gpa, len)?;
-        // SAFETY: the range is inside the mapping (checked by `ptr`).
-        unsafe { std::ptr::write_bytes(p, byte, len) };
-        Ok(())
-    }
-
     /// The 32-bit word at `gpa` (which must be 4-byte aligned) as an atomic shared with the
     /// guest.
     pub fn atomic_u32(&self, gpa: u64) -> Result<&AtomicU32, OutOfRange> {

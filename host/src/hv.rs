@@ -452,9 +452,4 @@ impl Hypervisor {
         self.raise(vector_for_vp(vp));
         true
     }
-
-    /// Whether `vp` has `sint` enabled with a message page (VMBus waits for this).
-    pub fn sint_ready(&self, vp: u32, sint: usize) -> bool {
-        self.vp(vp).is_some_and(|st| st.simp_gpa().is_some() && st.sint_live(sint))
-    }
 }

@@ -19,6 +19,7 @@ mod control;
 mod guestmem;
 mod hv;
 mod ivshmem;
+mod vmbus;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -51,6 +52,9 @@ struct Args {
     /// Log every call the guest makes (to stderr).
     #[arg(long)]
     trace: bool,
+    /// Offer this many echo devices (test class) on VMBus: echo0, echo1, ...
+    #[arg(long, default_value_t = 0)]
+    echo: u8,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -63,29 +67,6 @@ fn parse_size(s: &str) -> Result<u64, String> {
     num.parse::<u64>().ok().and_then(|n| n.checked_mul(mult)).ok_or_else(|| format!("bad size {s:?}"))
 }
 
-/// The partition before any VMBus host is configured: only the transport self-test echo.
-struct EchoPartition {
-    hv: std::sync::Weak<hv::Hypervisor>,
-}
-
-impl hv::Partition for EchoPartition {
-    fn post_message(&self, vp: u32, connection_id: u32, message_type: u32, payload: &[u8]) -> hv::Status {
-        if connection_id != sim_proto::TEST_CONNECTION_ID || message_type != sim_proto::TEST_MESSAGE_TYPE {
-            return hv::Status::InvalidConnectionId;
-        }
-        let Some(hv) = self.hv.upgrade() else { return hv::Status::InvalidConnectionId };
-        if hv.post_to_guest(vp, sim_proto::TEST_SINT as usize, sim_proto::TEST_MESSAGE_TYPE, payload) {
-            hv::Status::Success
-        } else {
-            hv::Status::InsufficientBuffers
-        }
-    }
-
-    fn signal_event(&self, _vp: u32, _connection_id: u32, _flag: u16) -> hv::Status {
-        hv::Status::InvalidConnectionId
-    }
-}
-
 struct Irq(ivshmem::Guest);
 
 impl hv::Interrupts for Irq {
@@ -96,6 +77,7 @@ impl hv::Interrupts for Irq {
 
 struct Control {
     hv: Arc<hv::Hypervisor>,
+    vmbus: Arc<vmbus::VmbusHost>,
 }
 
 impl control::Commands for Control {
@@ -140,8 +122,19 @@ impl control::Commands for Control {
                 self.hv.stalled.store(false, Ordering::Release);
                 Ok("answering calls again".into())
             }
+            ["vmbus"] => Ok(self.vmbus.describe()),
+            ["rescind", name] => self.vmbus.rescind(name),
+            ["offer", name] => self.vmbus.reoffer(name),
+            ["add-echo", name] => {
+                let n = self.vmbus.describe().matches("echo").count();
+                self.vmbus.add_device(Arc::new(vmbus::echo::Echo::new(name, 0x80 + n as u8)))
+            }
+            ["dev", name, args @ ..] => {
+                let dev = self.vmbus.device(name).ok_or_else(|| anyhow::anyhow!("no device {name}"))?;
+                dev.command(&self.vmbus, args)
+            }
             [] => Ok(String::new()),
-            _ => bail!("unknown command {line:?} (known: stats, post, post-raw, stall on|off)"),
+            _ => bail!("unknown command {line:?} (known: stats, post, post-raw, stall on|off, vmbus, rescind NAME, offer NAME, add-echo NAME, dev NAME ...)"),
         }
     }
 }
@@ -171,10 +164,15 @@ fn main() -> Result<()> {
     let bar = Arc::new(bar);
     let hv = Arc::new(hv::Hypervisor::new(ram, bar.clone(), args.vps));
     hv.trace.store(args.trace, Ordering::Relaxed);
-    hv.set_partition(Arc::new(EchoPartition { hv: Arc::downgrade(&hv) }));
+    let mut devices: Vec<Arc<dyn vmbus::DeviceModel>> = Vec::new();
+    for i in 0..args.echo {
+        devices.push(Arc::new(vmbus::echo::Echo::new(&format!("echo{i}"), i)));
+    }
+    let vmbus = vmbus::VmbusHost::new(hv.clone(), devices, vmbus_proto::version::NEWEST, args.trace);
+    hv.set_partition(vmbus.clone());
     let server = ivshmem::Server::bind(&args.ivshmem, shm, header.vectors)?;
     if let Some(path) = &args.control {
-        control::serve(path, Arc::new(Control { hv: hv.clone() }))?;
+        control::serve(path, Arc::new(Control { hv: hv.clone(), vmbus: vmbus.clone() }))?;
     }
     // One thread per doorbell vector: vector 0 is transport control, 1+vp are VP calls.
     for (vector, event) in server.host_events.iter().enumerate() {
@@ -205,6 +203,7 @@ fn main() -> Result<()> {
         guest.0.wait_closed();
         hv.set_interrupts(None);
         hv.reset();
+        vmbus.guest_gone();
         bar.reset_guest();
         eprintln!("pvg-host: guest disconnected");
     }
