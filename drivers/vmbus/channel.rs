@@ -91,6 +91,9 @@ pub(crate) struct Channel {
     signal_conn: u32,
     state: AtomicU32,
     rescinded: AtomicBool,
+    /// The host wrote nonsense into one of the rings since the channel was opened: the rings
+    /// are not touched again until the channel is closed and reopened.
+    pub(crate) corrupt: AtomicBool,
     /// The published rings (non-null while open).
     rings: AtomicPtr<Rings>,
     /// The published callback and its context (non-null callback while open).
@@ -109,6 +112,7 @@ pub(crate) struct Channel {
     pub(crate) target_cpu: AtomicU32,
     pub(crate) interrupts: AtomicU64,
     pub(crate) signals: AtomicU64,
+    _live: crate::mem::LiveToken,
 }
 
 // SAFETY: the raw pointers in `Ctl` (device, VSC context) are only used under the mutex, in
@@ -131,6 +135,7 @@ impl Channel {
                 signal_conn: offer.signal_connection_id(version),
                 state: AtomicU32::new(state::OFFERED),
                 rescinded: AtomicBool::new(false),
+                corrupt: AtomicBool::new(false),
                 rings: AtomicPtr::new(null_mut()),
                 callback: AtomicPtr::new(null_mut()),
                 callback_ctx: AtomicPtr::new(null_mut()),
@@ -149,6 +154,7 @@ impl Channel {
                 target_cpu: AtomicU32::new(0),
                 interrupts: AtomicU64::new(0),
                 signals: AtomicU64::new(0),
+                _live: crate::mem::LiveToken::new(&crate::mem::LIVE.channels),
             }),
             GFP_KERNEL,
         )
@@ -178,6 +184,9 @@ impl Channel {
         let p = self.rings.load(Ordering::Acquire);
         if p.is_null() || self.is_rescinded() {
             return Err(ENODEV);
+        }
+        if self.corrupt.load(Ordering::Acquire) {
+            return Err(EIO);
         }
         // SAFETY: non-null `rings` points to a live `Rings`; `close` unpublishes it and waits
         // for an RCU grace period before freeing it, and we hold the RCU read lock.
@@ -284,13 +293,22 @@ impl Channel {
             pr_err!("cannot describe {} pages as a GPADL: {}\n", pfns.len(), e.as_str());
             EINVAL
         })?;
+        self.core.conn.lock().pending.awaiting_gpadl.push(gpadl, GFP_KERNEL)?;
+        let mut posted = Ok(());
         while let Some(m) = split.next_view() {
-            self.core.post(&m)?;
+            posted = self.core.post(&m);
+            if posted.is_err() {
+                break;
+            }
         }
-        let status = self.core.wait_for("GPADL_HEADER", |c| {
-            let i = c.pending.gpadl_created.iter().position(|(g, _)| *g == gpadl)?;
-            Some(c.pending.gpadl_created.remove(i).map_or(0, |(_, s)| s))
-        })?;
+        let status = posted.and_then(|()| {
+            self.core.wait_for("GPADL_HEADER", |c| {
+                let i = c.pending.gpadl_created.iter().position(|(g, _)| *g == gpadl)?;
+                Some(c.pending.gpadl_created.remove(i).map_or(0, |(_, s)| s))
+            })
+        });
+        self.core.forget_awaited(|p| &mut p.awaiting_gpadl, gpadl);
+        let status = status?;
         if status != 0 {
             pr_err!("the host refused GPADL {:#x} of channel {} (status {:#x})\n", gpadl, self.relid, status);
             return Err(EIO);
@@ -305,16 +323,20 @@ impl Channel {
             return true;
         }
         let req = msg::GpadlTeardown { child_relid: self.relid, gpadl };
-        if self.core.post(&ChannelMessage::GpadlTeardown(req)).is_err() {
+        if self.core.conn.lock().pending.awaiting_teardown.push(gpadl, GFP_KERNEL).is_err() {
             return false;
         }
-        self.core
-            .wait_for("GPADL_TEARDOWN", |c| {
-                let i = c.pending.gpadl_torndown.iter().position(|g| *g == gpadl)?;
-                let _ = c.pending.gpadl_torndown.remove(i);
-                Some(())
-            })
-            .is_ok()
+        let ok = self.core.post(&ChannelMessage::GpadlTeardown(req)).is_ok()
+            && self
+                .core
+                .wait_for("GPADL_TEARDOWN", |c| {
+                    let i = c.pending.gpadl_torndown.iter().position(|g| *g == gpadl)?;
+                    let _ = c.pending.gpadl_torndown.remove(i);
+                    Some(())
+                })
+                .is_ok();
+        self.core.forget_awaited(|p| &mut p.awaiting_teardown, gpadl);
+        ok
     }
 
     /// GPADL over a VSC's own buffer (vmalloc or direct-mapped memory, whole pages).
@@ -421,14 +443,20 @@ impl Channel {
         self.callback_ctx.store(ctx, Ordering::Release);
         self.callback.store(callback as *mut c_void, Ordering::Release);
         let rings = KBox::into_raw(rings);
+        self.corrupt.store(false, Ordering::Release);
         self.rings.store(rings, Ordering::Release);
         self.state.store(state::OPEN, Ordering::Release);
-        let opened = self.core.post(&ChannelMessage::OpenChannel(req)).and_then(|()| {
-            self.core.wait_for("OPENCHANNEL", |c| {
-                let i = c.pending.opened.iter().position(|(r, _)| *r == self.relid)?;
-                Some(c.pending.opened.remove(i).map_or(0, |(_, s)| s))
+        // A statement of its own: the connection lock must be released before posting.
+        let awaiting = self.core.conn.lock().pending.awaiting_open.push(self.relid, GFP_KERNEL).map_err(Error::from);
+        let opened = awaiting.and_then(|()| {
+            self.core.post(&ChannelMessage::OpenChannel(req)).and_then(|()| {
+                self.core.wait_for("OPENCHANNEL", |c| {
+                    let i = c.pending.opened.iter().position(|(r, _)| *r == self.relid)?;
+                    Some(c.pending.opened.remove(i).map_or(0, |(_, s)| s))
+                })
             })
         });
+        self.core.forget_awaited(|p| &mut p.awaiting_open, self.relid);
         match opened {
             Ok(0) => Ok(()),
             other => {

@@ -45,9 +45,17 @@ pub(crate) enum DevEvent {
     Rescind(Arc<Channel>),
 }
 
-/// Responses requests wait for, filled in by the message worker.
+/// Responses requests wait for, filled in by the message worker. A response is taken only when
+/// a request awaits it (its id is in an `awaiting_*` list or `negotiating`/`unloading` is set);
+/// anything else from the host is dropped and counted.
 #[derive(Default)]
 pub(crate) struct Pending {
+    pub(crate) negotiating: bool,
+    pub(crate) unloading: bool,
+    /// GPADLs being created or torn down, channels being opened.
+    pub(crate) awaiting_gpadl: KVec<u32>,
+    pub(crate) awaiting_teardown: KVec<u32>,
+    pub(crate) awaiting_open: KVec<u32>,
     pub(crate) version: Option<msg::VersionResponse>,
     pub(crate) offers_delivered: bool,
     pub(crate) unloaded: bool,
@@ -131,6 +139,16 @@ impl Core {
         }
     }
 
+    /// A request stopped waiting for `id` (answered or timed out): a late answer is then
+    /// unexpected.
+    pub(crate) fn forget_awaited(&self, list: impl FnOnce(&mut Pending) -> &mut KVec<u32>, id: u32) {
+        let mut c = self.conn.lock();
+        let l = list(&mut c.pending);
+        if let Some(i) = l.iter().position(|x| *x == id) {
+            let _ = l.remove(i);
+        }
+    }
+
     /// Negotiated version.
     pub(crate) fn version(&self) -> u32 {
         self.conn.lock().version
@@ -187,6 +205,20 @@ impl Core {
         // SAFETY: table functions may be called from any context.
         let target_vcpu = unsafe { (self.ops.vp_index)(version::CONNECT_CPU) };
         let (m1, m2) = (self.monitor.pfn(0) << 12, self.monitor.pfn(1) << 12);
+        self.conn.lock().pending.negotiating = true;
+        let r = self.negotiate(target_vcpu, m1, m2);
+        self.conn.lock().pending.negotiating = false;
+        let v = r?;
+        self.post(&ChannelMessage::RequestOffers)?;
+        self.wait_for("REQUESTOFFERS", |c| c.pending.offers_delivered.then_some(()))?;
+        // Devices for the initial offers exist when we return (as Linux's vmbus_request_offers
+        // does), so drivers loaded next find them.
+        // SAFETY: `dev_work` is an initialised member; flushing waits for queued work.
+        unsafe { kernel::bindings::flush_work(Work::<Core, 1>::raw_get(&raw const self.dev_work)) };
+        Ok(v)
+    }
+
+    fn negotiate(&self, target_vcpu: u32, m1: u64, m2: u64) -> Result<u32> {
         let mut accepted = None;
         for v in version::guest_versions(version::NEWEST) {
             self.conn.lock().pending.version = None;
@@ -211,13 +243,10 @@ impl Core {
                 break;
             }
         }
-        let v = accepted.ok_or_else(|| {
+        accepted.ok_or_else(|| {
             pr_err!("the host accepted none of the VMBus versions Linux speaks\n");
             ENODEV
-        })?;
-        self.post(&ChannelMessage::RequestOffers)?;
-        self.wait_for("REQUESTOFFERS", |c| c.pending.offers_delivered.then_some(()))?;
-        Ok(v)
+        })
     }
 
     /// Says goodbye (UNLOAD), waiting bounded for the host's answer.
@@ -225,9 +254,11 @@ impl Core {
         if self.version() == 0 {
             return;
         }
+        self.conn.lock().pending.unloading = true;
         if self.post(&ChannelMessage::Unload).is_ok() {
             let _ = self.wait_for("UNLOAD", |c| c.pending.unloaded.then_some(()));
         }
+        self.conn.lock().pending.unloading = false;
     }
 
     /// Waits for both workers to finish what they are doing (unload).
@@ -279,28 +310,57 @@ impl Core {
         let mut dev = false;
         {
             let mut c = self.conn.lock();
-            match m {
-                ChannelMessage::VersionResponse(r) => c.pending.version = Some(r),
-                ChannelMessage::AllOffersDelivered => c.pending.offers_delivered = true,
-                ChannelMessage::UnloadResponse => c.pending.unloaded = true,
-                ChannelMessage::GpadlCreated(g) => {
+            // Takes `id` out of an awaiting list: whether someone waits for it.
+            fn take(list: &mut KVec<u32>, id: u32) -> bool {
+                match list.iter().position(|x| *x == id) {
+                    Some(i) => list.remove(i).is_ok(),
+                    None => false,
+                }
+            }
+            let unexpected = match m {
+                ChannelMessage::VersionResponse(r) if c.pending.negotiating && c.pending.version.is_none() => {
+                    c.pending.version = Some(r);
+                    None
+                }
+                ChannelMessage::AllOffersDelivered => {
+                    c.pending.offers_delivered = true;
+                    None
+                }
+                ChannelMessage::UnloadResponse if c.pending.unloading => {
+                    c.pending.unloaded = true;
+                    None
+                }
+                ChannelMessage::GpadlCreated(g) if take(&mut c.pending.awaiting_gpadl, g.gpadl) => {
                     let (gpadl, status) = (g.gpadl, g.creation_status);
-                    if c.pending.gpadl_created.push((gpadl, status), GFP_KERNEL).is_err() {
-                        self.bad("out of memory for a GPADL_CREATED", gpadl);
-                    }
+                    c.pending.gpadl_created.push((gpadl, status), GFP_KERNEL).err().map(|_| ("out of memory", gpadl))
                 }
-                ChannelMessage::GpadlTorndown(g) => {
+                ChannelMessage::GpadlTorndown(g) if take(&mut c.pending.awaiting_teardown, g.gpadl) => {
                     let gpadl = g.gpadl;
-                    if c.pending.gpadl_torndown.push(gpadl, GFP_KERNEL).is_err() {
-                        self.bad("out of memory for a GPADL_TORNDOWN", gpadl);
-                    }
+                    c.pending.gpadl_torndown.push(gpadl, GFP_KERNEL).err().map(|_| ("out of memory", gpadl))
                 }
-                ChannelMessage::OpenResult(r) => {
+                ChannelMessage::OpenResult(r) if take(&mut c.pending.awaiting_open, r.child_relid) => {
                     let (relid, status) = (r.child_relid, r.status);
-                    if c.pending.opened.push((relid, status), GFP_KERNEL).is_err() {
-                        self.bad("out of memory for an OPENCHANNEL_RESULT", relid);
-                    }
+                    c.pending.opened.push((relid, status), GFP_KERNEL).err().map(|_| ("out of memory", relid))
                 }
+                ChannelMessage::VersionResponse(_)
+                | ChannelMessage::UnloadResponse
+                | ChannelMessage::GpadlCreated(_)
+                | ChannelMessage::GpadlTorndown(_)
+                | ChannelMessage::OpenResult(_) => Some(("a response to nothing the guest asked", m.message_type().raw())),
+                _ => None,
+            };
+            if let Some((what, id)) = unexpected {
+                drop(c);
+                self.bad(what, id);
+                return;
+            }
+            match m {
+                ChannelMessage::VersionResponse(_)
+                | ChannelMessage::AllOffersDelivered
+                | ChannelMessage::UnloadResponse
+                | ChannelMessage::GpadlCreated(_)
+                | ChannelMessage::GpadlTorndown(_)
+                | ChannelMessage::OpenResult(_) => {}
                 ChannelMessage::OfferChannel(o) => {
                     drop(c);
                     self.on_offer(o);

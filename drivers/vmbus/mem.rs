@@ -5,6 +5,7 @@
 //! contents, because the host writes it concurrently.
 
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicI64, Ordering};
 
 use kernel::alloc::allocator::Vmalloc;
 use kernel::alloc::Allocator;
@@ -12,6 +13,34 @@ use kernel::prelude::*;
 
 extern "C" {
     fn pvg_vmbus_vmalloc_to_pfn(addr: *const u8) -> u64;
+}
+
+/// Objects alive now, for the leak report at unload.
+pub(crate) struct Live {
+    /// Channels.
+    pub(crate) channels: AtomicI64,
+    /// Shared buffers (rings, monitor pages).
+    pub(crate) buffers: AtomicI64,
+    /// Shared buffers deliberately leaked because the host may still write them.
+    pub(crate) leaked: AtomicI64,
+}
+
+pub(crate) static LIVE: Live = Live { channels: AtomicI64::new(0), buffers: AtomicI64::new(0), leaked: AtomicI64::new(0) };
+
+/// Counts one live object of a kind while it exists.
+pub(crate) struct LiveToken(&'static AtomicI64);
+
+impl LiveToken {
+    pub(crate) fn new(counter: &'static AtomicI64) -> LiveToken {
+        counter.fetch_add(1, Ordering::Relaxed);
+        LiveToken(counter)
+    }
+}
+
+impl Drop for LiveToken {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Page size of the VMBus protocol (and of x86).
@@ -40,6 +69,7 @@ impl SharedBuffer {
         let len = len.checked_next_multiple_of(PAGE_SIZE).filter(|l| *l > 0).ok_or(EINVAL)?;
         let layout = core::alloc::Layout::from_size_align(len, PAGE_SIZE).map_err(|_| EINVAL)?;
         let p = Vmalloc::alloc(layout, GFP_KERNEL | __GFP_ZERO, kernel::alloc::NumaNode::NO_NODE).map_err(|_| ENOMEM)?;
+        LIVE.buffers.fetch_add(1, Ordering::Relaxed);
         // INVARIANT: a fresh zeroed vmalloc allocation of `len` bytes.
         Ok(SharedBuffer { ptr: p.cast(), len, leaked: false })
     }
@@ -75,7 +105,9 @@ impl SharedBuffer {
 
 impl Drop for SharedBuffer {
     fn drop(&mut self) {
+        LIVE.buffers.fetch_sub(1, Ordering::Relaxed);
         if self.leaked {
+            LIVE.leaked.fetch_add(1, Ordering::Relaxed);
             return;
         }
         let layout = core::alloc::Layout::from_size_align(self.len, PAGE_SIZE);

@@ -7,7 +7,7 @@
 //! locking: one writer at a time per channel (`send_lock`, interrupts off), one reader at a
 //! time (`recv_lock`).
 
-use core::sync::atomic::{fence, AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{fence, AtomicU32, Ordering};
 
 use kernel::prelude::*;
 use vmbus_proto::gpadl::pfn_count;
@@ -112,14 +112,13 @@ pub(crate) fn indices(c: &Channel) -> Option<[u32; 6]> {
     .ok()
 }
 
-static CORRUPT_LOGGED: AtomicBool = AtomicBool::new(false);
-
-/// Maps a ring error: a corrupt ring (the host wrote nonsense) is logged once.
+/// Maps a ring error. A corrupt ring (the host wrote nonsense) marks the channel unusable
+/// until it is reopened, and is logged once per channel.
 fn ring_err(c: &Channel, e: RingError) -> Error {
     match e {
         RingError::PacketTooLarge | RingError::ExtNotAligned => EINVAL,
         other => {
-            if !CORRUPT_LOGGED.swap(true, Ordering::Relaxed) {
+            if !c.corrupt.swap(true, Ordering::AcqRel) {
                 pr_err!("channel {}: ring buffer corrupt ({}); the channel is unusable\n", c.relid, other.as_str());
             }
             EIO
@@ -211,7 +210,7 @@ pub(crate) fn recv(c: &Channel, buf: &mut [u8]) -> Result<RecvInfo> {
             return Err(EMSGSIZE);
         }
         let n = b.copy_raw(&p, buf).map_err(|e| ring_err(c, e))?;
-        b.next_packet().map_err(|e| ring_err(c, e))?;
+        b.consume(&p).map_err(|e| ring_err(c, e))?;
         let info = RecvInfo {
             packet_type: p.raw_type(),
             flags: p.flags(),

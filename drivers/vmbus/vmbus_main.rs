@@ -59,8 +59,28 @@ unsafe extern "C" fn synic_isr(vp: u32, ctx: *mut c_void) {
 }
 
 struct VmbusModule {
-    core: Arc<Core>,
+    /// debugfs `pvg_vmbus/stats` (holds a reference to the core: dropped first).
+    stats_file: Option<Pin<KBox<kernel::debugfs::File<Arc<Core>>>>>,
+    stats_dir: Option<kernel::debugfs::Dir>,
+    core: Option<Arc<Core>>,
     cpus: KVec<u32>,
+    bus_registered: bool,
+}
+
+fn show_stats(core: &Arc<Core>, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+    let g = |a: &::core::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let s = &core.stats;
+    writeln!(f, "version {:#x}", core.version())?;
+    writeln!(f, "interrupts {}", g(&s.interrupts))?;
+    writeln!(f, "messages {}", g(&s.messages))?;
+    writeln!(f, "messages_dropped {}", g(&s.dropped))?;
+    writeln!(f, "messages_malformed {}", g(&s.malformed))?;
+    writeln!(f, "bad_messages {}", g(&core.bad_messages))?;
+    writeln!(f, "events {}", g(&s.events))?;
+    writeln!(f, "events_unknown_relid {}", g(&s.unknown_relid))?;
+    writeln!(f, "channels {}", core.channels.all().len())?;
+    writeln!(f, "live_channels {}", mem::LIVE.channels.load(Ordering::Relaxed))?;
+    writeln!(f, "live_buffers {}", mem::LIVE.buffers.load(Ordering::Relaxed))
 }
 
 fn enable_synic(core: &Core) -> Result<KVec<u32>> {
@@ -121,10 +141,16 @@ impl kernel::Module for VmbusModule {
             }
         };
         CORE.store(Arc::as_ptr(&core).cast_mut(), Ordering::Release);
-        let this = VmbusModule { core, cpus };
+        // From here on, dropping `this` undoes everything done so far.
+        let mut this = VmbusModule { stats_file: None, stats_dir: None, core: Some(core), cpus, bus_registered: false };
         // SAFETY: registers the bus type; undone in `drop`.
         kernel::error::to_result(unsafe { bus::pvg_vmbus_bus_register() })?;
-        let v = this.core.connect()?;
+        this.bus_registered = true;
+        let core = this.core.clone().ok_or(EINVAL)?;
+        let dir = kernel::debugfs::Dir::new(c"pvg_vmbus");
+        this.stats_file = Some(KBox::pin_init(dir.read_callback_file(c"stats", core.clone(), &show_stats), GFP_KERNEL)?);
+        this.stats_dir = Some(dir);
+        let v = core.connect()?;
         pr_info!(
             "connected: VMBus protocol {}.{} ({}), backend {}, {} channels offered\n",
             vmbus_proto::version::major(v),
@@ -132,7 +158,7 @@ impl kernel::Module for VmbusModule {
             vmbus_proto::version::name(v).unwrap_or("?"),
             // SAFETY: every table's name is a 'static C string.
             unsafe { CStr::from_char_ptr(ops.name) }.to_str().unwrap_or("?"),
-            this.core.channels.all().len()
+            core.channels.all().len()
         );
         Ok(this)
     }
@@ -140,7 +166,24 @@ impl kernel::Module for VmbusModule {
 
 impl Drop for VmbusModule {
     fn drop(&mut self) {
-        let core = &self.core;
+        self.stats_file = None;
+        self.stats_dir = None;
+        let Some(core) = self.core.take() else { return };
+        self.shutdown(&core);
+        drop(core);
+        let live = &mem::LIVE;
+        let (ch, bufs, leaked) =
+            (live.channels.load(Ordering::Relaxed), live.buffers.load(Ordering::Relaxed), live.leaked.load(Ordering::Relaxed));
+        if ch == 0 && bufs == 0 {
+            pr_info!("unloaded: 0 channels and 0 shared buffers left ({} deliberately leaked)\n", leaked);
+        } else {
+            pr_err!("unloaded with {} channels and {} shared buffers still allocated (leak)\n", ch, bufs);
+        }
+    }
+}
+
+impl VmbusModule {
+    fn shutdown(&self, core: &Arc<Core>) {
         core.stopping.store(true, Ordering::Release);
         // Devices first (VSC modules are gone: they depend on us), then channels left open.
         for ch in core.channels.all().iter() {
@@ -163,8 +206,10 @@ impl Drop for VmbusModule {
         for ch in core.channels.all().iter() {
             core.channels.remove(ch.relid);
         }
-        // SAFETY: the bus was registered in `init` and its devices are gone.
-        unsafe { bus::pvg_vmbus_bus_unregister() };
+        if self.bus_registered {
+            // SAFETY: the bus was registered in `init` and its devices are gone.
+            unsafe { bus::pvg_vmbus_bus_unregister() };
+        }
         CORE.store(::core::ptr::null_mut(), Ordering::Release);
     }
 }

@@ -129,6 +129,7 @@ impl control::Commands for Control {
                 let n = self.vmbus.describe().matches("echo").count();
                 self.vmbus.add_device(Arc::new(vmbus::echo::Echo::new(name, 0x80 + n as u8)))
             }
+            ["inject", kind, args @ ..] => self.vmbus.inject(kind, args),
             ["dev", name, args @ ..] => {
                 let dev = self.vmbus.device(name).ok_or_else(|| anyhow::anyhow!("no device {name}"))?;
                 dev.command(&self.vmbus, args)

@@ -24,6 +24,7 @@ mod hvcalls;
 mod ops;
 mod selftest;
 mod pages;
+#[path = "../../drivers/common/kglue.rs"]
 mod shim;
 mod sim;
 mod synic;

@@ -62,6 +62,9 @@ struct EchoDev {
     host_echo_errors: AtomicU64,
     /// The receive buffer, used only by the channel callback (one at a time).
     buf: *mut u8,
+    /// The device is going away: a run in progress stops at once (`remove` waits for the
+    /// debugfs write to return before freeing this state).
+    stop: AtomicBool,
 }
 
 // SAFETY: the raw pointers are the channel handle (valid from open to close) and a buffer used
@@ -126,6 +129,10 @@ impl EchoDev {
         let mut payload = KVec::from_elem(0u8, echo::MAX_PAYLOAD, GFP_KERNEL)?;
         let mut result = Ok(());
         'send: for seq in 0..n {
+            if self.stop.load(Ordering::Acquire) {
+                result = Err(ENODEV);
+                break;
+            }
             let len = echo::payload_len(seed, seq, min, max);
             echo::fill(seed, seq, &mut payload[..len]);
             let mut tries = 0u32;
@@ -135,7 +142,7 @@ impl EchoDev {
                 if rc == 0 {
                     break;
                 }
-                if rc != EAGAIN.to_errno() || tries > 20_000 {
+                if rc != EAGAIN.to_errno() || tries > 20_000 || self.stop.load(Ordering::Acquire) {
                     r.send_errors.fetch_add(1, Ordering::Relaxed);
                     result = Err(Error::from_errno(rc));
                     break 'send;
@@ -147,7 +154,10 @@ impl EchoDev {
             r.sent.fetch_add(1, Ordering::Relaxed);
         }
         let deadline = now_us() + 60_000_000 + n * 200;
-        while r.received.load(Ordering::Acquire) + r.bad.load(Ordering::Acquire) < r.sent.load(Ordering::Relaxed) && now_us() < deadline {
+        while r.received.load(Ordering::Acquire) + r.bad.load(Ordering::Acquire) < r.sent.load(Ordering::Relaxed)
+            && now_us() < deadline
+            && !self.stop.load(Ordering::Acquire)
+        {
             kernel::time::delay::fsleep(Delta::from_millis(2));
         }
         r.elapsed_us.store(now_us() - t0, Ordering::Relaxed);
@@ -256,6 +266,7 @@ fn probe_inner(dev: *mut RawDevice) -> Result {
             host_echoed: zero(),
             host_echo_errors: zero(),
             buf: buf.as_mut_ptr(),
+            stop: AtomicBool::new(false),
         },
         GFP_KERNEL,
     )?;
@@ -296,6 +307,8 @@ unsafe extern "C" fn remove(dev: *mut RawDevice, _ctx: *mut c_void) {
     }
     // SAFETY: `p` came from `KBox::into_raw` in `probe`.
     let b = unsafe { KBox::from_raw(p) };
+    // A run in progress ends now; dropping `b` waits for it (the debugfs file goes first).
+    b.dev.stop.store(true, Ordering::Release);
     // SAFETY: closes our channel; no callback runs after it returns.
     unsafe { pvg_vmbus_close(b.dev.chan) };
     // SAFETY: clears the pointer we set.

@@ -14,6 +14,18 @@ expect_eq() { [ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"; }
 # expect_match TEXT REGEX WHAT
 expect_match() { printf '%s\n' "$1" | grep -Eq -- "$2" || fail "$3: '$1' does not match /$2/"; }
 
+# wait_until SECONDS WHAT COMMAND...: re-run COMMAND (quietly) every 0.2 s until it succeeds;
+# fail with WHAT after SECONDS.
+wait_until() {
+	local secs=$1 what=$2 i
+	shift 2
+	for i in $(seq $((secs * 5))); do
+		("$@") >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	fail "$what: still not true after $secs s"
+}
+
 # load MODULE [PARAM=VALUE...]: modprobe, failing the test with modprobe's own message.
 load() {
 	local out

@@ -19,7 +19,8 @@ r=$(cat $run)
 note "guest to host: $r"
 expect_match "$r" 'total=2000 sent=2000 received=2000 bad=0 send_errors=0' "guest-originated echo"
 host sim dev echo0 send 2000 9 1 4000
-sleep 2
+all_verified() { host sim vmbus | grep -q 'echo0 offered=true echoed=[0-9]* sent=2000 verified=2000 '; }
+wait_until 60 "the host got all its packets back" all_verified
 h=$(host sim vmbus)
 note "host: $h"
 expect_match "$h" 'echo0 offered=true echoed=2000 sent=2000 verified=2000 bad=0' "host-originated echo"

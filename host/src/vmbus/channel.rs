@@ -154,6 +154,30 @@ impl HostChannel {
         }
     }
 
+    /// Hostile host: writes `bytes` raw at the host-to-guest ring's write index and publishes
+    /// them (no descriptor checks), then signals the guest.
+    pub fn inject_raw(&self, bytes: &[u8]) {
+        use vmbus_proto::ring::{HeaderField, RingMem};
+        let w = self.outbound.lock().unwrap_or_else(|e| e.into_inner());
+        let mem = w.mem();
+        let size = mem.data_len();
+        let start = mem.load(HeaderField::WriteIndex) % size;
+        for (i, b) in bytes.iter().enumerate() {
+            mem.write_data((start + i as u32) % size, std::slice::from_ref(b));
+        }
+        mem.store(HeaderField::WriteIndex, (start + bytes.len() as u32) % size);
+        drop(w);
+        self.signal_guest();
+    }
+
+    /// Hostile host: sets the host-to-guest ring's write index to `v` (possibly nonsense),
+    /// then signals the guest.
+    pub fn inject_write_index(&self, v: u32) {
+        use vmbus_proto::ring::{HeaderField, RingMem};
+        self.outbound.lock().unwrap_or_else(|e| e.into_inner()).mem().store(HeaderField::WriteIndex, v);
+        self.signal_guest();
+    }
+
     /// Drains the guest-to-host ring: `f` gets each packet and its bytes (descriptor
     /// included). Interrupts from the guest are masked while draining and the ring re-checked
     /// after unmasking, so no signal is lost. Returns the packets handled.
@@ -170,7 +194,7 @@ impl HostChannel {
                     buf.resize(len, 0);
                 }
                 let got = b.copy_raw(&p, &mut buf[..len])?;
-                b.next_packet()?;
+                b.consume(&p)?;
                 let signal = b.commit();
                 self.stats.rx_packets.fetch_add(1, Ordering::Relaxed);
                 n += 1;

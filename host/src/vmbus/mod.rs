@@ -77,6 +77,9 @@ struct DeviceSlot {
     model: Arc<dyn DeviceModel>,
     /// Offered to the guest (not rescinded).
     offered: bool,
+    /// Rescinded by the host (`rescind`): not offered again, even to a reconnecting guest,
+    /// until `reoffer`.
+    unplugged: bool,
     /// Sub-channels offered so far.
     subs: u16,
 }
@@ -125,7 +128,7 @@ impl VmbusHost {
             state: Mutex::new(State {
                 version: 0,
                 msg_target_vp: 0,
-                devices: devices.into_iter().map(|model| DeviceSlot { model, offered: false, subs: 0 }).collect(),
+                devices: devices.into_iter().map(|model| DeviceSlot { model, offered: false, unplugged: false, subs: 0 }).collect(),
                 channels: BTreeMap::new(),
                 next_relid: 1,
             }),
@@ -227,7 +230,7 @@ impl VmbusHost {
                     return Status::Success;
                 }
                 for dev in 0..st.devices.len() {
-                    if !st.devices[dev].offered {
+                    if !st.devices[dev].offered && !st.devices[dev].unplugged {
                         st.devices[dev].offered = true;
                         st.devices[dev].subs = 0;
                         self.offer_device(&mut st, dev, 0);
@@ -409,20 +412,23 @@ impl VmbusHost {
             self.send(&st, &ChannelMessage::RescindChannelOffer(msg::RescindChannelOffer { child_relid: *relid }));
         }
         st.devices[dev].offered = false;
+        st.devices[dev].unplugged = true;
         Ok(format!("rescinded {name} ({} channels)", relids.len()))
     }
 
     /// Offers device `name` again (after a rescind).
     pub fn reoffer(&self, name: &str) -> anyhow::Result<String> {
         let mut st = lock(&self.state);
-        if st.version == 0 {
-            anyhow::bail!("the guest is not connected");
-        }
         let dev = st.devices.iter().position(|d| d.model.name() == name).ok_or_else(|| anyhow::anyhow!("no device {name}"))?;
         if st.devices[dev].offered {
             anyhow::bail!("{name} is already offered");
         }
+        if st.version == 0 {
+            st.devices[dev].unplugged = false;
+            return Ok(format!("{name} will be offered when the guest connects"));
+        }
         st.devices[dev].offered = true;
+        st.devices[dev].unplugged = false;
         st.devices[dev].subs = 0;
         let relid = self.offer_device(&mut st, dev, 0);
         Ok(format!("offered {name} as channel {relid}"))
@@ -435,7 +441,7 @@ impl VmbusHost {
             anyhow::bail!("a device named {} exists", model.name());
         }
         let name = model.name().to_string();
-        st.devices.push(DeviceSlot { model, offered: false, subs: 0 });
+        st.devices.push(DeviceSlot { model, offered: false, unplugged: false, subs: 0 });
         if st.version != 0 {
             let dev = st.devices.len() - 1;
             st.devices[dev].offered = true;
@@ -476,6 +482,75 @@ impl VmbusHost {
             );
         }
         out
+    }
+
+    /// Hostile host: sends what a buggy or malicious host might (see `inject` in the control
+    /// commands). Returns what was done.
+    pub fn inject(&self, kind: &str, args: &[&str]) -> anyhow::Result<String> {
+        let st = lock(&self.state);
+        if st.version == 0 {
+            anyhow::bail!("the guest is not connected");
+        }
+        let primary = |st: &State, name: &str| -> anyhow::Result<(u32, Option<Arc<HostChannel>>)> {
+            let dev = st.devices.iter().position(|d| d.model.name() == name).ok_or_else(|| anyhow::anyhow!("no device {name}"))?;
+            st.channels
+                .iter()
+                .find(|(_, c)| c.device == dev && c.offer.offer.sub_channel_index == 0 && !c.rescinded)
+                .map(|(r, c)| (*r, c.open.clone()))
+                .ok_or_else(|| anyhow::anyhow!("{name} has no channel"))
+        };
+        let raw = |st: &State, payload: &[u8]| {
+            self.hv.post_to_guest(st.msg_target_vp, VMBUS_SINT, VMBUS_MESSAGE_TYPE, payload);
+        };
+        match (kind, args) {
+            ("unknown-message", []) => raw(&st, &[0x99, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4]),
+            ("truncated-offer", []) => raw(&st, &[1, 0, 0, 0, 0, 0, 0, 0, 0xaa, 0xbb]),
+            ("duplicate-offer", [name]) => {
+                let (relid, _) = primary(&st, name)?;
+                let offer = st.channels[&relid].offer;
+                self.send(&st, &ChannelMessage::OfferChannel(offer));
+            }
+            ("relid-out-of-range", []) => {
+                let mut offer = OfferChannel::zeroed();
+                offer.child_relid = 5000;
+                offer.offer.if_type = vmbus_proto::guid::ECHO;
+                self.send(&st, &ChannelMessage::OfferChannel(offer));
+            }
+            ("gpadl-created-unknown", []) => {
+                let m = msg::GpadlCreated { child_relid: 1, gpadl: 0xdead, creation_status: 0 };
+                self.send(&st, &ChannelMessage::GpadlCreated(m));
+            }
+            ("open-result-unknown", []) => {
+                let m = msg::OpenResult { child_relid: 777, openid: 777, status: 0 };
+                self.send(&st, &ChannelMessage::OpenResult(m));
+            }
+            ("rescind-unknown", []) => {
+                self.send(&st, &ChannelMessage::RescindChannelOffer(msg::RescindChannelOffer { child_relid: 1999 }));
+            }
+            ("ring-bad-packet", [name]) => {
+                let (_, ch) = primary(&st, name)?;
+                let ch = ch.ok_or_else(|| anyhow::anyhow!("{name} is not open"))?;
+                // A descriptor claiming a 512 KiB packet with its payload before its header.
+                let mut p = [0u8; 24];
+                p[0..2].copy_from_slice(&6u16.to_le_bytes());
+                p[2..4].copy_from_slice(&0xffffu16.to_le_bytes());
+                p[4..6].copy_from_slice(&0xfff0u16.to_le_bytes());
+                drop(st);
+                ch.inject_raw(&p);
+                return Ok(format!("wrote a bogus packet into {name}'s ring"));
+            }
+            ("ring-bad-index", [name]) => {
+                let (_, ch) = primary(&st, name)?;
+                let ch = ch.ok_or_else(|| anyhow::anyhow!("{name} is not open"))?;
+                drop(st);
+                ch.inject_write_index(u32::MAX - 7);
+                return Ok(format!("corrupted {name}'s write index"));
+            }
+            _ => anyhow::bail!(
+                "inject kinds: unknown-message, truncated-offer, duplicate-offer NAME, relid-out-of-range, gpadl-created-unknown, open-result-unknown, rescind-unknown, ring-bad-packet NAME, ring-bad-index NAME"
+            ),
+        }
+        Ok(format!("injected {kind}"))
     }
 
     /// The guest went away (QEMU exited): forget its channels, as after an UNLOAD.

@@ -30,6 +30,7 @@ mod bytes;
 pub mod cdb;
 pub mod command;
 pub mod disk;
+pub mod guest;
 pub mod init;
 pub mod response;
 pub mod sense;

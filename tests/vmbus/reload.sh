@@ -1,0 +1,25 @@
+# pvg_echo, pvg_vmbus and pvg_hcall unloaded and loaded again 50 times, with traffic each
+# time: every unload reports no channel or shared buffer left, and memory does not grow.
+# timeout: 1200
+# boot: vcpus=2 sim=--echo=1
+avail() { awk '/MemAvailable/ {print $2}' /proc/meminfo; }
+cycle() {
+	load pvg_echo
+	for _ in $(seq 50); do ls -d /sys/kernel/debug/pvg_echo.* >/dev/null 2>&1 && break; sleep 0.1; done
+	run=$(ls -d /sys/kernel/debug/pvg_echo.*)/run
+	echo "100 $1 1 4032" >$run
+	expect_match "$(cat $run)" 'total=100 sent=100 received=100 bad=0' "traffic in cycle $1"
+	unload pvg_echo
+	unload pvg_vmbus
+	unload pvg_hcall
+}
+cycle 0
+sync; echo 3 >/proc/sys/vm/drop_caches
+before=$(avail)
+for i in $(seq 1 50); do cycle $i; done
+sync; echo 3 >/proc/sys/vm/drop_caches
+after=$(avail)
+note "MemAvailable before $before kB, after 50 cycles $after kB"
+expect_eq "$(dmesg | grep -c 'pvg_vmbus: unloaded: 0 channels and 0 shared buffers left')" 51 "clean unloads"
+! dmesg | grep -q 'pvg_vmbus: unloaded with' || fail "an unload reported a leak: $(dmesg | grep 'unloaded with' | head -1)"
+[ $((before - after)) -lt 4096 ] || fail "MemAvailable dropped by $((before - after)) kB over 50 cycles"
