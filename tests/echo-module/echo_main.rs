@@ -9,7 +9,7 @@
 //! - echoes back every packet the host originates (top bit of the transaction id set).
 
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use kernel::prelude::*;
 use kernel::time::Delta;
@@ -62,6 +62,11 @@ struct EchoDev {
     host_echo_errors: AtomicU64,
     /// The receive buffer, used only by the channel callback (one at a time).
     buf: *mut u8,
+    /// A host packet not yet echoed because the ring was full: its payload is
+    /// `buf[pending_off..pending_off + pending_len]` (`pending_len` 0: none). Callback only.
+    pending_off: AtomicU32,
+    pending_len: AtomicU32,
+    pending_id: AtomicU64,
     /// The device is going away: a run in progress stops at once (`remove` waits for the
     /// debugfs write to return before freeing this state).
     stop: AtomicBool,
@@ -84,6 +89,16 @@ unsafe extern "C" fn on_channel(chan: *mut RawChannel, ctx: *mut c_void) {
     let d = unsafe { &*ctx.cast::<EchoDev>() };
     // SAFETY: the buffer holds RECV_BUF bytes and only this callback uses it.
     let buf = unsafe { core::slice::from_raw_parts_mut(d.buf, RECV_BUF) };
+    // An echo the full ring refused last time goes first (its bytes are still in `buf`); while
+    // it cannot go, nothing more is taken from the ring, so the host is slowed down rather
+    // than its packets dropped. The core signals us again when the host has made room.
+    let (off, len, id) = (d.pending_off.load(Ordering::Relaxed), d.pending_len.load(Ordering::Relaxed), d.pending_id.load(Ordering::Relaxed));
+    if len != 0 {
+        if !echo_back(d, chan, id, &buf[off as usize..(off + len) as usize]) {
+            return;
+        }
+        d.pending_len.store(0, Ordering::Relaxed);
+    }
     loop {
         let mut info = RecvInfo::default();
         // SAFETY: `chan` is our open channel; `buf` and `info` are valid for writes.
@@ -97,10 +112,13 @@ unsafe extern "C" fn on_channel(chan: *mut RawChannel, ctx: *mut c_void) {
         }
         let payload = &buf[info.data_offset as usize..info.len as usize];
         if info.trans_id & echo::HOST_ORIGINATED != 0 {
-            // Echo the host's packet back unchanged.
-            // SAFETY: `payload` is valid for reads for the call.
-            let rc = unsafe { pvg_vmbus_send(chan, packet::DATA_INBAND, 0, info.trans_id, payload.as_ptr(), payload.len() as u32) };
-            if rc == 0 { &d.host_echoed } else { &d.host_echo_errors }.fetch_add(1, Ordering::Relaxed);
+            // Echo the host's packet back unchanged; keep it for later if the ring is full.
+            if !echo_back(d, chan, info.trans_id, payload) {
+                d.pending_off.store(info.data_offset, Ordering::Relaxed);
+                d.pending_id.store(info.trans_id, Ordering::Relaxed);
+                d.pending_len.store(info.len - info.data_offset, Ordering::Relaxed);
+                return;
+            }
             continue;
         }
         let r = &d.run;
@@ -110,6 +128,19 @@ unsafe extern "C" fn on_channel(chan: *mut RawChannel, ctx: *mut c_void) {
         let ok = seq < r.total.load(Ordering::Relaxed) && payload.len() >= n && echo::verify(seed, seq, &payload[..n]);
         if ok { &r.received } else { &r.bad }.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// Sends `payload` back to the host as transaction `id`. False when the ring is full (try
+/// again on the next callback); other errors are counted and the packet is dropped.
+fn echo_back(d: &EchoDev, chan: *mut RawChannel, id: u64, payload: &[u8]) -> bool {
+    // SAFETY: `chan` is our open channel; `payload` is valid for reads for the call.
+    let rc = unsafe { pvg_vmbus_send(chan, packet::DATA_INBAND, 0, id, payload.as_ptr(), payload.len() as u32) };
+    match rc {
+        0 => d.host_echoed.fetch_add(1, Ordering::Relaxed),
+        e if e == EAGAIN.to_errno() => return false,
+        _ => d.host_echo_errors.fetch_add(1, Ordering::Relaxed),
+    };
+    true
 }
 
 impl EchoDev {
@@ -266,6 +297,9 @@ fn probe_inner(dev: *mut RawDevice) -> Result {
             host_echoed: zero(),
             host_echo_errors: zero(),
             buf: buf.as_mut_ptr(),
+            pending_off: AtomicU32::new(0),
+            pending_len: AtomicU32::new(0),
+            pending_id: zero(),
             stop: AtomicBool::new(false),
         },
         GFP_KERNEL,

@@ -9,10 +9,8 @@ r=$(cat $run)
 note "guest to host: $r"
 expect_match "$r" 'total=1000000 sent=1000000 received=1000000 bad=0 send_errors=0' "guest-originated packets"
 host sim dev echo0 send 1000000 12 1 4032
-for _ in $(seq 60); do
-	h=$(host sim vmbus)
-	case "$h" in *"verified=1000000 bad=0"*) break ;; esac
-	sleep 2
-done
+all_back() { host sim vmbus | grep -q "sent=1000000 verified=1000000 bad=0"; }
+wait_until 900 "the host got all its packets back" all_back
+h=$(host sim vmbus)
 note "host: $h"
 expect_match "$h" 'echo0 offered=true echoed=1000000 sent=1000000 verified=1000000 bad=0' "host-originated packets"
