@@ -16,6 +16,19 @@
 //! Every function returns 0 or a negative errno. After the host rescinds a device, calls on its
 //! channels fail with `-ENODEV` and the core removes the device (the VSC's `remove` runs),
 //! failing whatever was in flight.
+//!
+//! Rules a VSC relies on:
+//! - The channel callback runs once per host signal (never concurrently with itself for one
+//!   channel) and is not re-run for packets it leaves in the ring: it drains until `-EAGAIN`,
+//!   or leaves packets deliberately and relies on the next signal (e.g. the host's "room made"
+//!   signal after a `-EAGAIN` from send), or masks interrupts and polls.
+//! - Send functions never sleep; `-EAGAIN` means the ring is full, and the host signals the
+//!   channel once it has made room for the packet that did not fit.
+//! - A ring the host corrupted fails every later send/recv with `-EIO` until the channel is
+//!   closed and opened again (the core logs it once).
+//! - `close` sleeps (process context only); no callback for the channel runs after it returns.
+//!   Closing a primary channel also waits for a sub-channel callback in progress; so the
+//!   sub-channel callback must not close its primary.
 #![allow(dead_code)]
 
 use kernel::ffi::{c_char, c_int, c_void};
@@ -154,4 +167,9 @@ extern "C" {
     pub fn pvg_vmbus_channel_index(chan: *mut RawChannel) -> u16;
     pub fn pvg_vmbus_channel_target_cpu(chan: *mut RawChannel) -> u32;
     pub fn pvg_vmbus_rescinded(chan: *mut RawChannel) -> bool;
+    /// Host stops signalling new inbound packets (for polling, e.g. NAPI). 0 or -errno.
+    pub fn pvg_vmbus_mask_interrupts(chan: *mut RawChannel) -> c_int;
+    /// Host signals again. 1: packets arrived meanwhile (poll again; no signal comes for
+    /// them), 0: the ring is empty, or -errno.
+    pub fn pvg_vmbus_unmask_interrupts(chan: *mut RawChannel) -> c_int;
 }

@@ -298,6 +298,8 @@ int pvg_vmbus_gpadl_teardown(void *chan, u32 handle);
 u16 pvg_vmbus_channel_index(void *chan);
 u32 pvg_vmbus_channel_target_cpu(void *chan);
 bool pvg_vmbus_rescinded(void *chan);
+int pvg_vmbus_mask_interrupts(void *chan);
+int pvg_vmbus_unmask_interrupts(void *chan);
 
 EXPORT_SYMBOL_GPL(pvg_vmbus_device_info);
 EXPORT_SYMBOL_GPL(pvg_vmbus_primary_channel);
@@ -311,3 +313,5 @@ EXPORT_SYMBOL_GPL(pvg_vmbus_gpadl_teardown);
 EXPORT_SYMBOL_GPL(pvg_vmbus_channel_index);
 EXPORT_SYMBOL_GPL(pvg_vmbus_channel_target_cpu);
 EXPORT_SYMBOL_GPL(pvg_vmbus_rescinded);
+EXPORT_SYMBOL_GPL(pvg_vmbus_mask_interrupts);
+EXPORT_SYMBOL_GPL(pvg_vmbus_unmask_interrupts);

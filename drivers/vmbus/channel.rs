@@ -107,6 +107,10 @@ pub(crate) struct Channel {
     pub(crate) recv_lock: SpinLock<()>,
     #[pin]
     ctl: Mutex<Ctl>,
+    /// Held (on a primary) while its driver's sub-channel callback runs, so closing the
+    /// primary can wait for a callback that read the callbacks before they were cleared.
+    #[pin]
+    sub_cb: Mutex<()>,
     #[pin]
     work: Work<Channel>,
     pub(crate) target_cpu: AtomicU32,
@@ -150,6 +154,7 @@ impl Channel {
                     },
                     "pvg_vmbus_chan"
                 ),
+                sub_cb <- new_mutex!((), "pvg_vmbus_sub_cb"),
                 work <- new_work!("pvg_vmbus_chan_bh"),
                 target_cpu: AtomicU32::new(0),
                 interrupts: AtomicU64::new(0),
@@ -256,6 +261,7 @@ impl Channel {
             pr_warn!("sub-channel {} has no primary channel; ignoring it\n", self.relid);
             return;
         };
+        let _running = primary.sub_cb.lock();
         let (cb, ctx) = {
             let mut pc = primary.ctl.lock();
             if pc.subs.push(self.clone(), GFP_KERNEL).is_err() {
@@ -265,7 +271,8 @@ impl Channel {
         };
         if let (Some(cb), true) = (cb, primary.state() == state::OPEN) {
             // SAFETY: the callback and context are the primary's driver's, valid while its
-            // channel is open (it closes sub-channels before its remove returns).
+            // channel is open; closing the primary clears them and then waits for `sub_cb`,
+            // which we hold, so they stay valid during the call.
             unsafe { cb(Arc::as_ptr(&primary).cast_mut().cast(), Arc::as_ptr(self).cast_mut().cast(), self.index(), ctx) };
         }
     }
@@ -513,6 +520,10 @@ impl Channel {
             }
         }
         self.state.store(state::OFFERED, Ordering::Release);
+        drop(ctl);
+        // A sub-channel callback that read the callbacks before `unpublish` cleared them may
+        // still be running: the driver's context must outlive it.
+        drop(self.sub_cb.lock());
     }
 
     /// The bus device (primary channels).

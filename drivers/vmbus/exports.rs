@@ -209,3 +209,25 @@ pub(crate) unsafe extern "C" fn pvg_vmbus_rescinded(ch: *mut c_void) -> bool {
     // SAFETY: the API contract.
     unsafe { chan(ch) }.is_none_or(|c| c.is_rescinded())
 }
+
+/// Stops host signals for the channel's inbound ring (the VSC polls).
+#[no_mangle]
+pub(crate) unsafe extern "C" fn pvg_vmbus_mask_interrupts(ch: *mut c_void) -> i32 {
+    // SAFETY: the API contract.
+    let Some(c) = (unsafe { chan(ch) }) else { return EINVAL.to_errno() };
+    match crate::ring::mask_interrupts(c) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// Re-enables host signals; 1 when packets are waiting (poll again), 0 when the ring is empty.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn pvg_vmbus_unmask_interrupts(ch: *mut c_void) -> i32 {
+    // SAFETY: the API contract.
+    let Some(c) = (unsafe { chan(ch) }) else { return EINVAL.to_errno() };
+    match crate::ring::unmask_interrupts(c) {
+        Ok(more) => i32::from(more),
+        Err(e) => e.to_errno(),
+    }
+}

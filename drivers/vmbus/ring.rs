@@ -225,3 +225,24 @@ pub(crate) fn recv(c: &Channel, buf: &mut [u8]) -> Result<RecvInfo> {
     }
     Ok(info)
 }
+
+/// `pvg_vmbus_mask_interrupts`: the host stops signalling for new inbound packets (the VSC
+/// polls, e.g. from NAPI).
+pub(crate) fn mask_interrupts(c: &Channel) -> Result {
+    c.with_rings(|r| {
+        let inb = KRing::inbound(r);
+        let rd = RingReader::new(&inb).map_err(|e| ring_err(c, e))?;
+        rd.mask_interrupts();
+        Ok(())
+    })
+}
+
+/// `pvg_vmbus_unmask_interrupts`: the host signals again; true when packets arrived while
+/// masked (the VSC must poll once more, or it would miss them: no signal comes for those).
+pub(crate) fn unmask_interrupts(c: &Channel) -> Result<bool> {
+    c.with_rings(|r| {
+        let inb = KRing::inbound(r);
+        let rd = RingReader::new(&inb).map_err(|e| ring_err(c, e))?;
+        rd.unmask_interrupts().map_err(|e| ring_err(c, e))
+    })
+}

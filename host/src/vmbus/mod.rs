@@ -143,6 +143,13 @@ impl VmbusHost {
         &self.hv
     }
 
+    /// The guest pages of GPADL `gpadl` on channel `relid` (a VSP maps the guest's receive or
+    /// send buffer with it). `None` when the guest created no such GPADL there (yet), or tore
+    /// it down.
+    pub fn gpadl_pfns(&self, relid: u32, gpadl: u32) -> Option<Vec<u64>> {
+        lock(&self.state).channels.get(&relid)?.gpadls.get(&gpadl).cloned()
+    }
+
     fn send(&self, st: &State, m: &ChannelMessage<'_>) {
         let mut buf = [0u8; msg::MAX_MESSAGE_SIZE];
         match m.encode(&mut buf) {
