@@ -151,14 +151,16 @@ impl kernel::Module for VmbusModule {
         this.stats_file = Some(KBox::pin_init(dir.read_callback_file(c"stats", core.clone(), &show_stats), GFP_KERNEL)?);
         this.stats_dir = Some(dir);
         let v = core.connect()?;
+        let offered = core.channels.all().len();
         pr_info!(
-            "connected: VMBus protocol {}.{} ({}), backend {}, {} channels offered\n",
+            "connected: VMBus protocol {}.{} ({}), backend {}, {} channel{} offered\n",
             vmbus_proto::version::major(v),
             vmbus_proto::version::minor(v),
             vmbus_proto::version::name(v).unwrap_or("?"),
             // SAFETY: every table's name is a 'static C string.
             unsafe { CStr::from_char_ptr(ops.name) }.to_str().unwrap_or("?"),
-            core.channels.all().len()
+            offered,
+            if offered == 1 { "" } else { "s" }
         );
         Ok(this)
     }

@@ -4,7 +4,7 @@
 # timeout: 300
 # boot: vcpus=2 sim=--echo=1
 load pvg_vmbus
-expect_klog 'pvg_vmbus: connected: VMBus protocol [0-9]+\.[0-9]+ .*backend sim, 1 channels offered' "connect line"
+expect_klog 'pvg_vmbus: connected: VMBus protocol [0-9]+\.[0-9]+ .*backend sim, 1 channel offered' "connect line"
 devs=$(ls /sys/bus/pvg_vmbus/devices/)
 note "devices: $devs"
 [ -n "$devs" ] || fail "no device on the pvg_vmbus bus"
