@@ -152,6 +152,7 @@ impl kernel::Module for VmbusModule {
         this.stats_dir = Some(dir);
         let v = core.connect()?;
         let offered = core.channels.all().len();
+        let plural = if offered == 1 { "" } else { "s" };
         pr_info!(
             "connected: VMBus protocol {}.{} ({}), backend {}, {} channel{} offered\n",
             vmbus_proto::version::major(v),
@@ -160,7 +161,7 @@ impl kernel::Module for VmbusModule {
             // SAFETY: every table's name is a 'static C string.
             unsafe { CStr::from_char_ptr(ops.name) }.to_str().unwrap_or("?"),
             offered,
-            if offered == 1 { "" } else { "s" }
+            plural
         );
         Ok(this)
     }
