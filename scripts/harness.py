@@ -123,15 +123,22 @@ def parse_header(path: Path) -> dict[str, str]:
 
 
 def parse_boot(spec: str, base: Boot = Boot()) -> Boot:
+    """'vcpus=N cpu=MODEL mem=SIZE sim=ARGS...': sim= takes the rest of the line (the host
+    simulator's arguments, which may contain spaces)."""
     kw = {}
-    for item in spec.split():
+    head, sep, sim = spec.partition("sim=")
+    if sep:
+        if head and not head.endswith(" "):
+            raise ValueError(f"bad boot setting near 'sim=' in {spec!r}")
+        kw["sim"] = sim.strip()
+    for item in head.split():
         k, _, v = item.partition("=")
         if k == "vcpus":
             kw["vcpus"] = int(v)
-        elif k in ("cpu", "mem", "sim"):
+        elif k in ("cpu", "mem"):
             kw[k] = v
         else:
-            raise ValueError(f"unknown boot setting {k!r} (know vcpus=, cpu=, mem=, sim=)")
+            raise ValueError(f"unknown boot setting {k!r} (know vcpus=, cpu=, mem=, sim= (last))")
     return dataclasses.replace(base, **kw)
 
 
@@ -293,7 +300,9 @@ class Simulator:
                 "--control", str(self.control), *args]
         (self.dir / "sim.cmd").write_text(shlex.join(argv) + "\n")
         self.logf = open(self.log, "wb")
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.logf)
+        # From the top directory, so paths in a test's sim= arguments (fault plans, images)
+        # are relative to the repository.
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.logf, cwd=TOP)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().decode(errors="replace")
         if "ready" not in line:

@@ -16,6 +16,7 @@
 
 mod bar;
 mod control;
+mod faults;
 mod guestmem;
 mod hv;
 mod ivshmem;
@@ -55,6 +56,10 @@ struct Args {
     /// Offer this many echo devices (test class) on VMBus: echo0, echo1, ...
     #[arg(long, default_value_t = 0)]
     echo: u8,
+    /// Fault plan (hostile mode): lines "SECONDS COMMAND...", each control command run that
+    /// many seconds after the guest first connects to VMBus ('#' starts a comment).
+    #[arg(long)]
+    faults: Option<PathBuf>,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -130,12 +135,18 @@ impl control::Commands for Control {
                 self.vmbus.add_device(Arc::new(vmbus::echo::Echo::new(name, 0x80 + n as u8)))
             }
             ["inject", kind, args @ ..] => self.vmbus.inject(kind, args),
+            ["restart"] => self.vmbus.restart(),
+            ["storm", name, count] => self.vmbus.interrupt_storm(name, count.parse()?),
+            ["lie", kind] => self.vmbus.set_lie(kind),
             ["dev", name, args @ ..] => {
                 let dev = self.vmbus.device(name).ok_or_else(|| anyhow::anyhow!("no device {name}"))?;
                 dev.command(&self.vmbus, args)
             }
             [] => Ok(String::new()),
-            _ => bail!("unknown command {line:?} (known: stats, post, post-raw, stall on|off, vmbus, rescind NAME, offer NAME, add-echo NAME, dev NAME ...)"),
+            _ => bail!(
+                "unknown command {line:?} (known: stats, post, post-raw, stall on|off, vmbus, rescind NAME, offer NAME, add-echo NAME, \
+                 inject KIND [NAME], restart, storm NAME COUNT, lie KIND, dev NAME ...)"
+            ),
         }
     }
 }
@@ -172,8 +183,14 @@ fn main() -> Result<()> {
     let vmbus = vmbus::VmbusHost::new(hv.clone(), devices, vmbus_proto::version::NEWEST, args.trace);
     hv.set_partition(vmbus.clone());
     let server = ivshmem::Server::bind(&args.ivshmem, shm, header.vectors)?;
+    let commands = Arc::new(Control { hv: hv.clone(), vmbus: vmbus.clone() });
     if let Some(path) = &args.control {
-        control::serve(path, Arc::new(Control { hv: hv.clone(), vmbus: vmbus.clone() }))?;
+        control::serve(path, commands.clone())?;
+    }
+    if let Some(path) = &args.faults {
+        let plan = faults::Plan::load(path)?;
+        eprintln!("pvg-host: fault plan {} ({} steps)", path.display(), plan.len());
+        plan.start(commands.clone(), vmbus.clone())?;
     }
     // One thread per doorbell vector: vector 0 is transport control, 1+vp are VP calls.
     for (vector, event) in server.host_events.iter().enumerate() {

@@ -101,6 +101,32 @@ pub struct HostStats {
     pub refused: AtomicU64,
 }
 
+/// A lie the host tells in version negotiation (hostile mode, `lie KIND`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VersionLie {
+    /// Honest.
+    None,
+    /// Refuses every version the guest proposes.
+    RefuseAll,
+    /// Accepts, then sends a second, unsolicited VERSION_RESPONSE.
+    DoubleResponse,
+    /// Accepts but names a message connection id no one serves (the guest's next messages
+    /// go nowhere).
+    BadConnectionId,
+}
+
+impl VersionLie {
+    fn parse(s: &str) -> Option<VersionLie> {
+        Some(match s {
+            "none" => VersionLie::None,
+            "refuse-all" => VersionLie::RefuseAll,
+            "double-response" => VersionLie::DoubleResponse,
+            "bad-connection-id" => VersionLie::BadConnectionId,
+            _ => return None,
+        })
+    }
+}
+
 /// The VMBus host of one guest.
 pub struct VmbusHost {
     hv: Arc<Hypervisor>,
@@ -109,6 +135,8 @@ pub struct VmbusHost {
     state: Mutex<State>,
     /// Newest protocol version accepted (for "version lies" tests it can be lowered).
     max_version: u32,
+    /// How the host lies in version negotiation (hostile mode).
+    lie: Mutex<VersionLie>,
     /// Counters.
     pub stats: HostStats,
     /// Log every message.
@@ -133,9 +161,15 @@ impl VmbusHost {
                 next_relid: 1,
             }),
             max_version,
+            lie: Mutex::new(VersionLie::None),
             stats: HostStats::default(),
             trace,
         })
+    }
+
+    /// Whether the guest has negotiated a version (is connected).
+    pub fn connected(&self) -> bool {
+        lock(&self.state).version != 0
     }
 
     /// The hypervisor (guest RAM, SynIC).
@@ -221,15 +255,22 @@ impl VmbusHost {
         match m {
             ChannelMessage::InitiateContact(c) => {
                 let v = c.vmbus_version_requested;
-                let supported = version::is_known(v) && v <= self.max_version && v >= version::VERSION_WIN10;
+                let lie = *lock(&self.lie);
+                let supported = version::is_known(v) && v <= self.max_version && v >= version::VERSION_WIN10 && lie != VersionLie::RefuseAll;
                 st.msg_target_vp = c.target_vcpu;
                 let mut resp = msg::VersionResponse::default();
                 if supported {
                     st.version = v;
                     resp.version_supported = 1;
                     resp.msg_conn_id = version::message_connection_id(v, version::MESSAGE_CONNECTION_ID_4);
+                    if lie == VersionLie::BadConnectionId {
+                        resp.msg_conn_id = 0x00de_ad00;
+                    }
                 }
                 self.send(&st, &ChannelMessage::VersionResponse(resp));
+                if supported && lie == VersionLie::DoubleResponse {
+                    self.send(&st, &ChannelMessage::VersionResponse(resp));
+                }
             }
             ChannelMessage::RequestOffers => {
                 if st.version == 0 {
@@ -439,6 +480,50 @@ impl VmbusHost {
         st.devices[dev].subs = 0;
         let relid = self.offer_device(&mut st, dev, 0);
         Ok(format!("offered {name} as channel {relid}"))
+    }
+
+    /// Hostile mode: the host "crashes and restarts": every offered device's channels are
+    /// rescinded (in-flight work is lost, as the device models close them), then every device
+    /// is offered again with new relids. Data the models had made durable stays.
+    pub fn restart(&self) -> anyhow::Result<String> {
+        let names: Vec<String> = {
+            let st = lock(&self.state);
+            if st.version == 0 {
+                anyhow::bail!("the guest is not connected");
+            }
+            st.devices.iter().filter(|d| d.offered).map(|d| d.model.name().to_string()).collect()
+        };
+        for n in &names {
+            self.rescind(n)?;
+        }
+        for n in &names {
+            self.reoffer(n)?;
+        }
+        Ok(format!("restarted: {} devices rescinded and offered again", names.len()))
+    }
+
+    /// Hostile mode: `count` interrupts for device `name`'s channels (primary and
+    /// sub-channels, round robin) with nothing new in their rings.
+    pub fn interrupt_storm(&self, name: &str, count: u64) -> anyhow::Result<String> {
+        let chans: Vec<Arc<HostChannel>> = {
+            let st = lock(&self.state);
+            let dev = st.devices.iter().position(|d| d.model.name() == name).ok_or_else(|| anyhow::anyhow!("no device {name}"))?;
+            st.channels.values().filter(|c| c.device == dev).filter_map(|c| c.open.clone()).collect()
+        };
+        if chans.is_empty() {
+            anyhow::bail!("{name} has no open channel");
+        }
+        for i in 0..count {
+            chans[(i % chans.len() as u64) as usize].signal_guest();
+        }
+        Ok(format!("{count} interrupts on {} channels of {name}", chans.len()))
+    }
+
+    /// Hostile mode: how the host answers the next version negotiations.
+    pub fn set_lie(&self, kind: &str) -> anyhow::Result<String> {
+        let lie = VersionLie::parse(kind).ok_or_else(|| anyhow::anyhow!("lies: none, refuse-all, double-response, bad-connection-id"))?;
+        *lock(&self.lie) = lie;
+        Ok(format!("version negotiation: {lie:?}"))
     }
 
     /// Adds a device at run time (offered at once when the guest is connected).
