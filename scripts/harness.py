@@ -36,20 +36,25 @@ CACHE = Path(os.environ.get("PVGUEST_CACHE") or
 
 # Kernel log lines that fail the test they appear in. Each entry: (name, regex).
 BAD_LOG = [
+    # The debug kernel's checkers first (scripts/debug-kernel): their reports begin with
+    # "BUG: ..." or "WARNING: ..." lines, and the kind should name the checker.
+    ("KASAN", re.compile(r"KASAN: |BUG: KASAN")),
+    ("UBSAN", re.compile(r"UBSAN: ")),
+    ("kmemleak", re.compile(r"kmemleak: \d+ new suspected memory leaks|unreferenced object 0x")),
+    ("lockdep", re.compile(r"possible circular locking dependency|inconsistent lock state|possible recursive locking"
+                           r"|possible irq lock inversion|lock order detected|bad unlock balance|held lock freed"
+                           r"|suspicious RCU usage|lock held when returning to user space")),
+    ("sleep in atomic", re.compile(r"BUG: sleeping function called from invalid context|scheduling while atomic")),
+    ("debugobjects", re.compile(r"\bODEBUG: ")),
     # "WARNING: CPU: 1 PID: 154 at f.c:3 fn" (older) and "WARNING: f.rs:38 at fn, CPU#1: x/154" (7.x)
     ("WARNING", re.compile(r"(^|\]\s*)WARNING: ")),
     ("BUG", re.compile(r"\bBUG: |kernel BUG at")),
     ("Oops", re.compile(r"\bOops\b|general protection fault|invalid opcode: ")),
     ("panic", re.compile(r"Kernel panic - not syncing|\bpanicked at\b|rust_panic")),
-    ("KASAN", re.compile(r"KASAN: |BUG: KASAN")),
-    ("UBSAN", re.compile(r"UBSAN: ")),
     ("KMSAN/KCSAN/KFENCE", re.compile(r"\bKMSAN: |\bKCSAN: |\bKFENCE: ")),
-    ("kmemleak", re.compile(r"kmemleak: \d+ new suspected memory leaks|unreferenced object 0x")),
     ("hung task", re.compile(r"INFO: task .* blocked for more than \d+ seconds")),
     ("lockup", re.compile(r"soft lockup|hard LOCKUP|watchdog: BUG")),
     ("RCU stall", re.compile(r"rcu: INFO: rcu_\w+ (self-)?detected stalls?\b")),
-    ("lockdep", re.compile(r"possible circular locking dependency|inconsistent lock state|possible recursive locking")),
-    ("sleep in atomic", re.compile(r"BUG: sleeping function called from invalid context|scheduling while atomic")),
     ("list corruption", re.compile(r"list_(add|del) corruption")),
     ("refcount", re.compile(r"refcount_t: (underflow|overflow|saturated|addition on 0)")),
 ]
@@ -80,9 +85,11 @@ class Boot:
     cpu: str = "Skylake-Server"
     mem: str = "2G"
     sim: str = ""          # host simulator configuration ("" = no simulator)
+    cmdline: str = ""      # extra kernel command line (space separated)
 
     def label(self) -> str:
         s = f"{self.vcpus} vCPU {self.cpu} {self.mem}"
+        s += f" cmdline={self.cmdline.replace(' ', ',')}" if self.cmdline else ""
         return s + (f" sim={self.sim}" if self.sim else "")
 
 
@@ -137,8 +144,11 @@ def parse_boot(spec: str, base: Boot = Boot()) -> Boot:
             kw["vcpus"] = int(v)
         elif k in ("cpu", "mem"):
             kw[k] = v
+        elif k == "cmdline":
+            # Kernel parameters, comma separated: cmdline=init_on_alloc=0,slub_debug=P
+            kw[k] = " ".join(x for x in v.split(",") if x)
         else:
-            raise ValueError(f"unknown boot setting {k!r} (know vcpus=, cpu=, mem=, sim= (last))")
+            raise ValueError(f"unknown boot setting {k!r} (know vcpus=, cpu=, mem=, cmdline=, sim= (last))")
     return dataclasses.replace(base, **kw)
 
 
@@ -175,9 +185,17 @@ class Kernel:
     release: str
     vmlinuz: Path
     root_img: Path
+    modules_dir: Optional[Path] = None  # the kernel's own modules, shipped in the payload (None: the image's)
+    mem: str = ""                       # least guest memory it needs ("": as each test says)
+    time_factor: float = 1.0            # how much slower than the distro kernel: timeouts grow by it
 
     @staticmethod
     def from_cache() -> "Kernel":
+        if KERNEL_CHOICE == "debug":
+            return Kernel.debug()
+        if KERNEL_CHOICE:
+            raise SystemExit(f"error: PVGUEST_KERNEL={KERNEL_CHOICE!r} is not a kernel this harness knows\n"
+                             "  what to do: unset it (the Debian kernel) or set PVGUEST_KERNEL=debug")
         rel_file = CACHE / "kernel" / "RELEASE"
         if not rel_file.exists():
             raise SystemExit("error: no prepared kernel (missing %s)\n  what to do: run scripts/setup" % rel_file)
@@ -189,16 +207,50 @@ class Kernel:
                 raise SystemExit(f"error: {p} is missing\n  what to do: run scripts/setup")
         return Kernel(release, vml.resolve(), img)
 
+    @staticmethod
+    def debug() -> "Kernel":
+        """The debug kernel built by scripts/debug-kernel (KASAN, lockdep, kmemleak, ...): the
+        same guest image, its own few modules in the payload, more memory, longer timeouts."""
+        d = debug_kernel_dir()
+        release = (d / "modules" / "lib" / "modules").iterdir().__next__().name
+        img = CACHE / "guest" / "root.img"
+        if not img.exists():
+            raise SystemExit(f"error: {img} is missing\n  what to do: run scripts/setup")
+        return Kernel(release, d / "vmlinuz", img, modules_dir=d / "modules" / "lib" / "modules" / release,
+                      mem=os.environ.get("PVGUEST_DEBUG_MEM", "4G"),
+                      time_factor=float(os.environ.get("PVGUEST_DEBUG_TIME_FACTOR", "4")))
+
+    def own_modules(self) -> list[Path]:
+        return sorted(self.modules_dir.glob("kernel/**/*.ko*")) if self.modules_dir else []
+
+
+# PVGUEST_KERNEL=debug: guests boot the debug kernel and load our modules built against it
+# (scripts/build builds them in a private copy of the sources, under the debug kernel's cache).
+KERNEL_CHOICE = os.environ.get("PVGUEST_KERNEL", "")
+
+
+def debug_kernel_dir() -> Path:
+    """The debug kernel scripts/debug-kernel built last (it records it in 'current')."""
+    cur = CACHE / "debug-kernel" / "current"
+    d = CACHE / "debug-kernel" / (cur.read_text().strip() if cur.exists() else "?")
+    if not (d / "vmlinuz").exists():
+        raise SystemExit("error: no debug kernel is built\n  what to do: run scripts/debug-kernel")
+    return d
+
 
 def module_files() -> list[Path]:
     """The .ko files the build produced (scripts/build)."""
-    return sorted(p for p in TOP.glob("**/*.ko") if "target" not in p.parts and "out" not in p.parts)
+    top = debug_kernel_dir() / "modsrc" if KERNEL_CHOICE == "debug" else TOP
+    return sorted(p for p in top.glob("**/*.ko")
+                  if "target" not in p.relative_to(top).parts and "out" not in p.relative_to(top).parts)
 
 
 def depmod_files(dest: Path, release: str, modules: list[Path]) -> list[Path]:
     """modules.dep & co. for the guest's module tree plus ours in updates/pvguest, computed
     on the host (depmod over ~3000 modules takes 15 s under TCG, well under 1 s here)."""
     src = CACHE / "guest" / "rootfs" / "usr" / "lib" / "modules" / release
+    if KERNEL_CHOICE == "debug":
+        src = debug_kernel_dir() / "modules" / "lib" / "modules" / release
     if not src.is_dir():
         raise SystemExit(f"error: {src} is missing\n  what to do: run scripts/setup")
     base = dest / "depmod"
@@ -207,7 +259,7 @@ def depmod_files(dest: Path, release: str, modules: list[Path]) -> list[Path]:
     tree = base / "lib" / "modules" / release
     tree.mkdir(parents=True)
     for entry in ("kernel", "modules.order", "modules.builtin", "modules.builtin.modinfo"):
-        if (src / entry).exists():
+        if (src / entry).exists() and not (entry == "kernel" and KERNEL_CHOICE == "debug"):
             (tree / entry).symlink_to(src / entry)
     upd = tree / "updates" / "pvguest"
     upd.mkdir(parents=True)
@@ -297,7 +349,7 @@ class Simulator:
         args = [] if self.boot.sim in ("", "-", "on") else shlex.split(self.boot.sim)
         argv = [str(SIM_BIN), "--ram", str(self.ram), "--ram-size", str(parse_mem(self.boot.mem)),
                 "--vps", str(self.boot.vcpus), "--ivshmem", str(self.ivshmem),
-                "--control", str(self.control), *args]
+                "--control", str(self.control), "--workdir", str(self.dir), *args]
         (self.dir / "sim.cmd").write_text(shlex.join(argv) + "\n")
         self.logf = open(self.log, "wb")
         # From the top directory, so paths in a test's sim= arguments (fault plans, images)
@@ -378,7 +430,7 @@ class Guest:
         append = " ".join([
             "console=ttyS0,115200", f"root=PARTUUID={ROOT_PARTUUID}", "rw", "rootwait",
             "init=/usr/local/sbin/pvguest-boot", "panic=-1", "printk.devkmsg=on",
-            self.cmdline_extra,
+            b.cmdline, self.cmdline_extra,
         ]).split()
         argv = [
             "qemu-system-x86_64", "-name", "pvguest", "-nodefaults", "-no-user-config",
@@ -547,7 +599,13 @@ def run_guest(tests: list[GuestTest], boot: Boot, kernel: Kernel, workdir: Path,
               root: Path = TESTS, cmdline_extra: str = "") -> list[Result]:
     """Boots one guest, runs tests in order, returns one Result per test."""
     workdir.mkdir(parents=True, exist_ok=True)
-    payload = make_payload(workdir, tests, module_files() if modules is None else modules,
+    tf = kernel.time_factor
+    if tf != 1:
+        tests = [dataclasses.replace(t, timeout=round(t.timeout * tf)) for t in tests]
+        boot_timeout = round(boot_timeout * tf)
+    if kernel.mem and parse_mem(boot.mem) < parse_mem(kernel.mem):
+        boot = dataclasses.replace(boot, mem=kernel.mem)
+    payload = make_payload(workdir, tests, (module_files() if modules is None else modules) + kernel.own_modules(),
                            interactive, kernel.release, root=root)
     sim: Optional[Simulator] = None
     if boot.sim:
@@ -580,7 +638,7 @@ def run_guest(tests: list[GuestTest], boot: Boot, kernel: Kernel, workdir: Path,
             progress(f"booted in {time.time() - t0:.0f}s: {ready[6:]}")
             pos = idx + 1
             for t in tests:
-                pos, line = g.wait_line(lambda l: l.startswith("BEGIN "), pos, 60)
+                pos, line = g.wait_line(lambda l: l.startswith("BEGIN "), pos, 60 * tf)
                 if line is None or line.split()[1] != t.id:
                     broke = f"the guest runner did not start {t.id}"
                     break
@@ -614,7 +672,7 @@ def run_guest(tests: list[GuestTest], boot: Boot, kernel: Kernel, workdir: Path,
                 progress(("PASS " if rc_i == 0 else "FAIL ") + t.id)
                 pos += 1
             if broke is None and not interactive:
-                _, done = g.wait_line(lambda l: l.startswith("DONE"), pos, 60)
+                _, done = g.wait_line(lambda l: l.startswith("DONE"), pos, 60 * tf)
                 if done is None:
                     broke = "guest did not finish after its last test"
             if broke is None:

@@ -16,10 +16,12 @@
 
 mod bar;
 mod control;
+mod disk;
 mod faults;
 mod guestmem;
 mod hv;
 mod ivshmem;
+mod leak;
 mod vmbus;
 
 use std::io::Write;
@@ -60,6 +62,19 @@ struct Args {
     /// many seconds after the guest first connects to VMBus ('#' starts a comment).
     #[arg(long)]
     faults: Option<PathBuf>,
+    /// Scan everything the guest sends for poison bytes (uninitialised memory; see leak.rs
+    /// and tests/hostile/info-leak.sh); `leaks` reports what was found.
+    #[arg(long)]
+    leak_check: bool,
+    /// A LUN of the synthetic SCSI controller storage0 (repeatable):
+    /// size=SIZE[,path=IMG][,lun=N][,sector=512|4096][,discard=on][,direct=on][,create=no][,remove=on];
+    /// without path= a temporary sparse image in the current directory, deleted at exit.
+    #[arg(long = "disk", value_name = "SPEC")]
+    disks: Vec<String>,
+    /// Where temporary disk images go, and what `{workdir}` in a disk's path= means
+    /// (default: the current directory; the test harness passes the guest's directory).
+    #[arg(long)]
+    workdir: Option<PathBuf>,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -136,8 +151,12 @@ impl control::Commands for Control {
             }
             ["inject", kind, args @ ..] => self.vmbus.inject(kind, args),
             ["restart"] => self.vmbus.restart(),
+            ["leaks"] => Ok(leak::report()),
             ["storm", name, count] => self.vmbus.interrupt_storm(name, count.parse()?),
             ["lie", kind] => self.vmbus.set_lie(kind),
+            // Storage: `disk ...` goes to storage0; `<device> ...` to that device.
+            ["disk", ..] => self.device_command("storage0", &words),
+            [name, args @ ..] if self.vmbus.device(name).is_some() => self.device_command(name, args),
             ["dev", name, args @ ..] => {
                 let dev = self.vmbus.device(name).ok_or_else(|| anyhow::anyhow!("no device {name}"))?;
                 dev.command(&self.vmbus, args)
@@ -145,9 +164,16 @@ impl control::Commands for Control {
             [] => Ok(String::new()),
             _ => bail!(
                 "unknown command {line:?} (known: stats, post, post-raw, stall on|off, vmbus, rescind NAME, offer NAME, add-echo NAME, \
-                 inject KIND [NAME], restart, storm NAME COUNT, lie KIND, dev NAME ...)"
+                 inject KIND [NAME], restart, storm NAME COUNT, lie KIND, leaks, dev NAME ...)"
             ),
         }
+    }
+}
+
+impl Control {
+    fn device_command(&self, name: &str, args: &[&str]) -> Result<String> {
+        let dev = self.vmbus.device(name).ok_or_else(|| anyhow::anyhow!("no device {name}"))?;
+        dev.command(&self.vmbus, args)
     }
 }
 
@@ -170,6 +196,9 @@ fn main() -> Result<()> {
     if args.vps == 0 || args.vps > sim_proto::MAX_VPS {
         bail!("--vps must be 1..={}", sim_proto::MAX_VPS);
     }
+    if args.leak_check {
+        leak::enable();
+    }
     let ram = Arc::new(guestmem::GuestRam::create(&args.ram, args.ram_size)?);
     let header = BarHeader::new_host(args.vps, args.ram_size, 1);
     let (bar, shm) = bar::Bar::create(&header)?;
@@ -179,6 +208,14 @@ fn main() -> Result<()> {
     let mut devices: Vec<Arc<dyn vmbus::DeviceModel>> = Vec::new();
     for i in 0..args.echo {
         devices.push(Arc::new(vmbus::echo::Echo::new(&format!("echo{i}"), i)));
+    }
+    if !args.disks.is_empty() {
+        let workdir = match args.workdir {
+            Some(w) => w,
+            None => std::env::current_dir().context("the current directory")?,
+        };
+        let specs = args.disks.iter().map(|d| vmbus::storage::DiskSpec::parse(d, &workdir)).collect::<Result<Vec<_>>>()?;
+        devices.push(vmbus::storage::StorVsp::new("storage0", 0, &specs, args.vps, workdir)?);
     }
     let vmbus = vmbus::VmbusHost::new(hv.clone(), devices, vmbus_proto::version::NEWEST, args.trace);
     hv.set_partition(vmbus.clone());

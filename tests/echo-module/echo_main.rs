@@ -248,9 +248,28 @@ fn write_run(d: &DevRef, reader: &mut UserSliceReader) -> Result {
     unsafe { &*d.0 }.run(n, seed, min, max)
 }
 
-/// Per-device state kept while bound. Field order: the debugfs file goes before the state it
-/// points to.
+/// Test fixture for the info-leak test (tests/hostile/info-leak.sh): sends 256 bytes of a
+/// fresh allocation this module never wrote, so the test can show that the host's leak check
+/// finds uninitialised memory (with `init_on_alloc=0 slub_debug=P` the bytes are the slab's
+/// free poison). Never used otherwise.
+fn write_send_uninit(d: &DevRef, reader: &mut UserSliceReader) -> Result {
+    let mut buf = [0u8; 8];
+    let n = reader.len().min(buf.len());
+    reader.read_slice(&mut buf[..n])?;
+    // SAFETY: see `DevRef`.
+    let d = unsafe { &*d.0 };
+    let mut v = KVec::<u8>::with_capacity(256, GFP_KERNEL)?;
+    let spare = v.spare_capacity_mut();
+    // SAFETY: our open channel; the core only copies the 256 bytes at `spare` (allocated, never
+    // written: exactly what this fixture is for) into the ring; Rust never reads them.
+    let rc = unsafe { pvg_vmbus_send(d.chan, packet::DATA_INBAND, 0, u64::MAX >> 1, spare.as_ptr().cast(), 256) };
+    kernel::error::to_result(rc)
+}
+
+/// Per-device state kept while bound. Field order: the debugfs files go before the state they
+/// point to.
 struct Bound {
+    _uninit: Pin<KBox<debugfs::File<DevRef>>>,
     _file: Pin<KBox<debugfs::File<DevRef>>>,
     _dir: debugfs::Dir,
     dev: KBox<EchoDev>,
@@ -277,6 +296,9 @@ fn probe_inner(dev: *mut RawDevice) -> Result {
         return Err(ENODEV);
     }
     let mut buf = KVVec::from_elem(0u8, RECV_BUF, GFP_KERNEL)?;
+    // Allocated before the channel opens, so no failure after that frees the state its
+    // callback uses before closing it.
+    let slot = KBox::<Bound>::new_uninit(GFP_KERNEL)?;
     let zero = || AtomicU64::new(0);
     let d = KBox::new(
         EchoDev {
@@ -304,11 +326,11 @@ fn probe_inner(dev: *mut RawDevice) -> Result {
         },
         GFP_KERNEL,
     )?;
+    let name = CString::try_from_fmt(fmt!("pvg_echo.{}", info.relid))?;
     let ctx = core::ptr::from_ref(&*d).cast_mut().cast::<c_void>();
     // SAFETY: `chan` is our device's primary channel; `on_channel` and `ctx` stay valid until
-    // `remove` closes the channel.
+    // `remove` closes the channel (every failure below closes it before freeing them).
     kernel::error::to_result(unsafe { pvg_vmbus_open(chan, RING_BYTES, RING_BYTES, core::ptr::null(), 0, on_channel, None, ctx, -1) })?;
-    let name = CString::try_from_fmt(fmt!("pvg_echo.{}", info.relid))?;
     let dir = debugfs::Dir::new(&name);
     let file = match KBox::pin_init(dir.read_write_callback_file(c"run", DevRef(core::ptr::from_ref(&*d)), &show_run, &write_run), GFP_KERNEL) {
         Ok(f) => f,
@@ -318,15 +340,16 @@ fn probe_inner(dev: *mut RawDevice) -> Result {
             return Err(e);
         }
     };
-    let bound = KBox::new(Bound { _file: file, _dir: dir, dev: d, _buf: buf }, GFP_KERNEL);
-    let bound = match bound {
-        Ok(b) => b,
+    let uninit = match KBox::pin_init(dir.write_callback_file(c"send_uninit", DevRef(core::ptr::from_ref(&*d)), &write_send_uninit), GFP_KERNEL) {
+        Ok(f) => f,
         Err(e) => {
-            // SAFETY: as above.
+            drop(file);
+            // SAFETY: closes the channel opened above.
             unsafe { pvg_vmbus_close(chan) };
-            return Err(e.into());
+            return Err(e);
         }
     };
+    let bound = KBox::write(slot, Bound { _uninit: uninit, _file: file, _dir: dir, dev: d, _buf: buf });
     pr_info!("echo device on channel {} ready\n", info.relid);
     // SAFETY: `dev` is ours until `remove`; the pointer is taken back there.
     unsafe { pvg_vmbus_set_drvdata(dev, KBox::into_raw(bound).cast()) };

@@ -195,6 +195,9 @@ impl HostChannel {
                 }
                 let got = b.copy_raw(&p, &mut buf[..len])?;
                 b.consume(&p)?;
+                if crate::leak::enabled() {
+                    crate::leak::scan(&format!("packet on channel {}", self.relid), &buf[..got]);
+                }
                 let signal = b.commit();
                 self.stats.rx_packets.fetch_add(1, Ordering::Relaxed);
                 n += 1;

@@ -11,6 +11,7 @@
 pub mod channel;
 pub mod echo;
 pub mod ring;
+pub mod storage;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -681,6 +682,7 @@ impl Partition for VmbusHost {
         if message_type != VMBUS_MESSAGE_TYPE {
             return Status::InvalidParameter;
         }
+        crate::leak::scan("VMBus message", payload);
         match msg::parse(payload) {
             Ok(m) => self.handle(m),
             Err(e) => {
