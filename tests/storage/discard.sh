@@ -22,7 +22,7 @@ cmp -n $((64 * MiB)) /dev/pvda /dev/zero || fail "discarded blocks do not read a
 
 dd if=/dev/urandom of=/dev/pvda bs=1M count=8 seek=16 oflag=direct status=none
 blkdiscard -z -o $((16 * MiB)) -l $((8 * MiB)) /dev/pvda
-cmp -n $((8 * MiB)) <(dd if=/dev/pvda bs=1M skip=16 count=8 iflag=direct status=none) /dev/zero ||
+dd if=/dev/pvda bs=1M skip=16 count=8 iflag=direct status=none | cmp -n $((8 * MiB)) - /dev/zero ||
 	fail "write zeroes left data behind"
 
 mkfs.ext4 -q -F -E nodiscard /dev/pvda

@@ -61,9 +61,9 @@ expect_eq "$(readlink -f /dev/disk/by-id/pvguest-$serial-part2)" /dev/pvda2 "by-
 # Data reaches the disk through both queues' channels and reads back.
 dd if=/dev/urandom of=/tmp/pattern bs=1M count=8 status=none
 dd if=/tmp/pattern of=/dev/pvda2 bs=1M oflag=direct status=none
-cmp <(dd if=/dev/pvda2 bs=1M count=8 iflag=direct status=none) /tmp/pattern || fail "pvda2 read back differs"
+dd if=/dev/pvda2 bs=1M count=8 iflag=direct status=none | cmp - /tmp/pattern || fail "pvda2 read back differs"
 dd if=/tmp/pattern of=/dev/pvdb bs=1M oflag=direct status=none
-cmp <(dd if=/dev/pvdb bs=1M count=8 iflag=direct status=none) /tmp/pattern || fail "pvdb read back differs"
+dd if=/dev/pvdb bs=1M count=8 iflag=direct status=none | cmp - /tmp/pattern || fail "pvdb read back differs"
 
 stats=$(cat /sys/kernel/debug/pvg_storvsc/*/queues)
 note "$stats"

@@ -32,6 +32,6 @@ host sim offer storage0
 wait_until 60 "disk pvda" test -e /sys/block/pvda
 dd if=/dev/urandom of=/tmp/pattern bs=1M count=4 status=none
 dd if=/tmp/pattern of=/dev/pvda bs=1M oflag=direct status=none
-cmp <(dd if=/dev/pvda bs=1M count=4 iflag=direct status=none) /tmp/pattern || fail "the re-offered disk reads back wrong data"
+dd if=/dev/pvda bs=1M count=4 iflag=direct status=none | cmp - /tmp/pattern || fail "the re-offered disk reads back wrong data"
 unload pvg_storvsc
 unload pvg_vmbus

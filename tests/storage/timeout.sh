@@ -29,9 +29,12 @@ read_one 300 || rc=$?
 [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "read against a mute host: exit $rc (want an I/O error, not success or a hang)"
 expect_klog 'pvg_storvsc: .*: the host answered neither RESET_LUN nor RESET_BUS; closing its channels' "kill line"
 grep -q '^dead 1$' /sys/kernel/debug/pvg_storvsc/*/info || fail "controller not marked dead"
+# A dead disk (blk_mark_disk_dead) has no capacity left: reads fail or find nothing.
+expect_eq "$(cat /sys/block/pvda/size)" 0 "sectors of the dead disk"
 rc=0
-read_one 0 || rc=$?
-[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "I/O to a dead disk: exit $rc"
+timeout 120 dd if=/dev/pvda of=/tmp/dead bs=4k count=1 iflag=direct status=none || rc=$?
+got=$(stat -c %s /tmp/dead 2>/dev/null || echo 0)
+[ "$rc" -ne 124 ] && { [ "$rc" -ne 0 ] || [ "$got" = 0 ]; } || fail "I/O to a dead disk: exit $rc, $got bytes read"
 host sim storage0 mute off
 unload pvg_storvsc
 unload pvg_vmbus

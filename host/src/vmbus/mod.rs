@@ -248,6 +248,28 @@ impl VmbusHost {
         }
     }
 
+    /// Closing a primary channel ends its sub-channels, as on Hyper-V: the host closes and
+    /// rescinds them, and a guest that opens the primary again asks for new ones.
+    fn rescind_subchannels(&self, st: &mut State, relid: u32) {
+        let Some(dev) = st.channels.get(&relid).filter(|c| c.offer.offer.sub_channel_index == 0).map(|c| c.device) else {
+            return;
+        };
+        let subs: Vec<u32> = st
+            .channels
+            .iter()
+            .filter(|(_, c)| c.device == dev && c.offer.offer.sub_channel_index != 0 && !c.rescinded)
+            .map(|(r, _)| *r)
+            .collect();
+        for sub in subs {
+            self.close_channel(st, sub);
+            if let Some(c) = st.channels.get_mut(&sub) {
+                c.rescinded = true;
+            }
+            self.send(st, &ChannelMessage::RescindChannelOffer(msg::RescindChannelOffer { child_relid: sub }));
+        }
+        st.devices[dev].subs = 0;
+    }
+
     fn handle(&self, m: ChannelMessage<'_>) -> Status {
         let mut st = lock(&self.state);
         if self.trace {
@@ -357,6 +379,7 @@ impl VmbusHost {
             ChannelMessage::CloseChannel(c) => {
                 let relid = c.child_relid;
                 self.close_channel(&mut st, relid);
+                self.rescind_subchannels(&mut st, relid);
             }
             ChannelMessage::RelIdReleased(r) => {
                 let relid = r.child_relid;

@@ -431,6 +431,20 @@ fn page_list_refusals() {
 }
 
 #[test]
+fn page_list_merges_pieces_of_one_page() {
+    // ext4 with 1 KiB blocks: two buffers of one page, back to back, arrive as two segments.
+    let mut pfns = [0u64; 2];
+    let mut l = PageList::new(&mut pfns);
+    l.push(40, 2048, 1024).unwrap();
+    l.push(40, 3072, 1024).unwrap();
+    l.push(41, 0, 1024).unwrap();
+    l.push(41, 1024, 1024).unwrap();
+    assert_eq!((l.offset(), l.len(), l.pfns()), (2048, 4096, &[40u64, 41][..]));
+    assert_eq!(l.push(41, 3072, 512), Err(PageListError::Gap), "a hole in the page");
+    assert_eq!(l.push(42, 2048, 512), Err(PageListError::Gap), "the same offset in another page");
+}
+
+#[test]
 fn contiguous_buffers_split_at_pages() {
     let mut pfns = [0u64; 3];
     let mut l = PageList::new(&mut pfns);
