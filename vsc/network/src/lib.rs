@@ -18,6 +18,7 @@
 //! | [`oid`] | OIDs, packet filter bits, NDIS structures carried by OIDs (offload, RSS, config parameter) | both |
 //! | [`toeplitz`] | Toeplitz hash, flow hashing of Ethernet frames, indirection-table queue selection | both |
 //! | [`device`] | the RNDIS adapter logic of the host (answers INIT, QUERY, SET, ...) | host |
+//! | [`guest`] | the network VSC's decisions: NVSP setup, request matching, receive parsing, send planning, queues, filters | guest |
 //!
 //! Sources: Linux `drivers/net/hyperv/hyperv_net.h`, `netvsc.c`, `rndis_filter.c`,
 //! `netvsc_drv.c`, `include/linux/rndis.h`; [MS-RNDIS]; the NDIS documentation. Layouts and
@@ -27,6 +28,7 @@
 
 mod bytes;
 pub mod device;
+pub mod guest;
 pub mod nvsp;
 pub mod oid;
 pub mod packet;
