@@ -22,6 +22,7 @@ mod guestmem;
 mod hv;
 mod ivshmem;
 mod leak;
+mod net;
 mod vmbus;
 
 use std::io::Write;
@@ -71,6 +72,10 @@ struct Args {
     /// without path= a temporary sparse image in the current directory, deleted at exit.
     #[arg(long = "disk", value_name = "SPEC")]
     disks: Vec<String>,
+    /// A synthetic NIC nic0, nic1, ... (repeatable): tap=NAME[,netns=NS] | switch=NAME |
+    /// loopback, [,mac=xx:xx:xx:xx:xx:xx][,queues=1..16][,mtu=68..9000].
+    #[arg(long = "nic", value_name = "SPEC")]
+    nics: Vec<String>,
     /// Where temporary disk images go, and what `{workdir}` in a disk's path= means
     /// (default: the current directory; the test harness passes the guest's directory).
     #[arg(long)]
@@ -216,6 +221,11 @@ fn main() -> Result<()> {
         };
         let specs = args.disks.iter().map(|d| vmbus::storage::DiskSpec::parse(d, &workdir)).collect::<Result<Vec<_>>>()?;
         devices.push(vmbus::storage::StorVsp::new("storage0", 0, &specs, args.vps, workdir)?);
+    }
+    for (i, spec) in args.nics.iter().enumerate() {
+        let index = u8::try_from(i).context("too many NICs")?;
+        let nic = vmbus::network::NicSpec::parse(spec, index).with_context(|| format!("--nic {spec}"))?;
+        devices.push(vmbus::network::NetVsp::new(&format!("nic{i}"), index, nic)?);
     }
     let vmbus = vmbus::VmbusHost::new(hv.clone(), devices, vmbus_proto::version::NEWEST, args.trace);
     hv.set_partition(vmbus.clone());

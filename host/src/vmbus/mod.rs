@@ -10,6 +10,7 @@
 
 pub mod channel;
 pub mod echo;
+pub mod network;
 pub mod ring;
 pub mod storage;
 
@@ -183,6 +184,12 @@ impl VmbusHost {
     /// it down.
     pub fn gpadl_pfns(&self, relid: u32, gpadl: u32) -> Option<Vec<u64>> {
         lock(&self.state).channels.get(&relid)?.gpadls.get(&gpadl).cloned()
+    }
+
+    /// Whether GPADL `gpadl` of channel `relid` still exists (a VSP checks this before
+    /// writing into a guest buffer it was given, in case the guest tore it down).
+    pub fn has_gpadl(&self, relid: u32, gpadl: u32) -> bool {
+        lock(&self.state).channels.get(&relid).is_some_and(|c| c.gpadls.contains_key(&gpadl))
     }
 
     fn send(&self, st: &State, m: &ChannelMessage<'_>) {
