@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
+import harness_net
+
 TOP = Path(__file__).resolve().parent.parent
 TESTS = TOP / "tests"
 CACHE = Path(os.environ.get("PVGUEST_CACHE") or
@@ -608,15 +610,22 @@ def run_guest(tests: list[GuestTest], boot: Boot, kernel: Kernel, workdir: Path,
     payload = make_payload(workdir, tests, (module_files() if modules is None else modules) + kernel.own_modules(),
                            interactive, kernel.release, root=root)
     sim: Optional[Simulator] = None
+    net: Optional[harness_net.NetPeer] = None
     if boot.sim:
         sim = Simulator(boot, workdir)
         extra_args = (extra_args or []) + sim.qemu_args()
+        # NICs on TAP devices get a network namespace of their own (harness_net).
+        net = harness_net.peer_for(boot.sim, workdir)
 
     def handle_cmd(text: str) -> tuple[int, str]:
         if text.startswith("sim "):
             if sim is None:
                 return 1, "this guest runs without the host simulator (add '# sim:' to the test)"
             return sim.command(text[4:])
+        if text.startswith("net ") or text == "net":
+            if net is None:
+                return 1, "this guest has no TAP NIC (add --nic tap=NAME to the boot line's sim=)"
+            return net.command(text[4:])
         if on_cmd is not None:
             return on_cmd(text)
         return 1, f"unknown host command {text!r}"
@@ -628,6 +637,8 @@ def run_guest(tests: list[GuestTest], boot: Boot, kernel: Kernel, workdir: Path,
     t0 = time.time()
     try:
         if sim is not None:
+            if net is not None:
+                sim.boot = dataclasses.replace(sim.boot, sim=shlex.join(net.setup()))
             sim.start()
         g.start()
         idx, ready = g.wait_line(lambda l: l.startswith("READY "), 0, boot_timeout)
@@ -685,6 +696,8 @@ def run_guest(tests: list[GuestTest], boot: Boot, kernel: Kernel, workdir: Path,
         sim_died = sim is not None and sim.proc is not None and sim.proc.poll() is not None
         if sim is not None:
             sim.stop()
+        if net is not None:
+            net.teardown()
 
     console = g.console.read_text(errors="replace") if g.console.exists() else ""
     segs = console_segments(console)

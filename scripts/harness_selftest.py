@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import harness as h
+import harness_net
 
 FIX = h.TESTS / "harness" / "fixtures"
 
@@ -84,7 +85,7 @@ GUEST_CHECKS = {
          "after-crash": (False, ["not run", "guest died during crash"])}),
 }
 
-TESTS = ["harness/log-patterns", *GUEST_CHECKS]
+TESTS = ["harness/log-patterns", "harness/net-peer", *GUEST_CHECKS]
 
 
 def run(ids: list[str], kernel: h.Kernel, outdir: Path) -> list[h.Result]:
@@ -92,6 +93,12 @@ def run(ids: list[str], kernel: h.Kernel, outdir: Path) -> list[h.Result]:
     for tid in ids:
         if tid == "harness/log-patterns":
             results.append(_bad_line_patterns())
+            continue
+        if tid == "harness/net-peer":
+            # The network namespace, TAPs and `host net ...` commands of guests with TAP NICs.
+            t0 = time.time()
+            ok, why, out = harness_net.selftest(outdir / "net-peer")
+            results.append(h.Result(tid, ok, time.time() - t0, why, out))
             continue
         names, expect = GUEST_CHECKS[tid]
         fixtures = _fixtures(*names)

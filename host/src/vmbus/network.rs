@@ -609,9 +609,11 @@ impl NetVsp {
                 }
             }
             NvspMessage::SendNdisConfig(c) => {
+                // The guest announces the largest MTU it may use (frames are checked against
+                // the host's MTU on their own).
                 let mtu = c.mtu;
-                if !(MIN_MTU + 14..=self.spec.mtu + 14).contains(&mtu) {
-                    return self.bad(ch, format_args!("NDIS config MTU field {mtu} outside {}..={}", MIN_MTU + 14, self.spec.mtu + 14));
+                if !(MIN_MTU + 14..=MAX_MTU + 14).contains(&mtu) {
+                    return self.bad(ch, format_args!("NDIS config MTU field {mtu} outside {}..={}", MIN_MTU + 14, MAX_MTU + 14));
                 }
                 lock(&self.st).ndis_mtu = Some(mtu - 14);
             }
