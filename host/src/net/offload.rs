@@ -385,6 +385,77 @@ pub(crate) mod tests {
         assert!(prepare_lso(&mut u, 54, 1448, true).is_err());
     }
 
+    /// An Ethernet + IPv6 + TCP frame with `payload`, correct checksums.
+    pub(crate) fn tcp6(payload: &[u8], seq: u32, flags: u8) -> Vec<u8> {
+        let mut f = vec![0u8; 14 + 40 + 20];
+        f[12..14].copy_from_slice(&0x86ddu16.to_be_bytes());
+        f[14] = 0x60;
+        f[20] = IPPROTO_TCP;
+        f[21] = 64;
+        f[22..38].copy_from_slice(&[0xfd, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        f[38..54].copy_from_slice(&[0xfd, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        f[54..56].copy_from_slice(&5001u16.to_be_bytes());
+        f[56..58].copy_from_slice(&40000u16.to_be_bytes());
+        f[58..62].copy_from_slice(&seq.to_be_bytes());
+        f[66] = 5 << 4;
+        f[67] = flags;
+        f.extend_from_slice(payload);
+        let h = headers(&f).unwrap();
+        fix_ip_length(&mut f, &h).unwrap();
+        fill_l4_checksum(&mut f, &h).unwrap();
+        f
+    }
+
+    #[test]
+    fn lso_ipv6_and_odd_tail() {
+        // 5000 bytes at MSS 1220: four full segments and a 120-byte tail.
+        let payload: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        let mut f = tcp6(&payload, 0xffff_f000, TCP_PSH);
+        // As Linux sends it: payload length zero.
+        f[18..20].fill(0);
+        let g = prepare_lso(&mut f, 54, 1220, true).unwrap();
+        assert_eq!((g.hdr_len, g.ipv6), (74, true));
+        let segs = segment(&f, &g);
+        assert_eq!(segs.iter().map(|s| s.len() - 74).collect::<Vec<_>>(), vec![1220, 1220, 1220, 1220, 120]);
+        let mut joined = Vec::new();
+        for (i, s) in segs.iter().enumerate() {
+            assert_eq!(checksums_ok(s), Some(true), "segment {i}");
+            assert_eq!(usize::from(be16(s, 18).unwrap()), s.len() - 54);
+            // Sequence numbers wrap around 2^32.
+            assert_eq!(be32(s, 58).unwrap(), 0xffff_f000u32.wrapping_add(i as u32 * 1220));
+            assert_eq!(s[67] & TCP_PSH != 0, i == 4);
+            joined.extend_from_slice(&s[74..]);
+        }
+        assert_eq!(joined, payload);
+        // A frame that fits one segment is sent as is, with its checksum completed.
+        let mut small = tcp6(b"short", 1, 0);
+        let want = small.clone();
+        let g = prepare_lso(&mut small, 54, 1220, true).unwrap();
+        assert_eq!(segment(&small, &g), vec![want]);
+    }
+
+    #[test]
+    fn ipv4_header_checksum_and_udp_zero() {
+        let mut f = tcp4(b"abc", 0, 0);
+        let h = headers(&f).unwrap();
+        f[24..26].copy_from_slice(&[0x12, 0x34]);
+        assert_eq!(checksums_ok(&f), Some(false));
+        fill_ipv4_checksum(&mut f, &h).unwrap();
+        assert_eq!(checksums_ok(&f), Some(true));
+        // A UDP checksum computing to 0 is sent as 0xffff (RFC 768).
+        let mut u = udp6(&[0u8; 2]);
+        let h = headers(&u).unwrap();
+        for v in 0..=u16::MAX {
+            u[62..64].copy_from_slice(&v.to_be_bytes());
+            fill_l4_checksum(&mut u, &h).unwrap();
+            if be16(&u, 60) == Some(0xffff) {
+                assert_eq!(checksums_ok(&u), Some(true));
+                return;
+            }
+        }
+        panic!("no payload gives a zero UDP checksum");
+    }
+
     #[test]
     fn vlan_round_trip() {
         let f0 = tcp4(b"v", 0, 0);

@@ -29,6 +29,12 @@ struct Uplink {
     me: PathBuf,
 }
 
+impl Drop for Uplink {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.me);
+    }
+}
+
 /// One switch.
 pub struct Switch {
     name: String,
@@ -55,6 +61,13 @@ impl Switch {
         if let Some(s) = r.get(name) {
             return Ok(s.clone());
         }
+        let s = Self::create(name)?;
+        r.insert(name.to_string(), s.clone());
+        Ok(s)
+    }
+
+    /// A new switch (not registered: [`Switch::get`] does that).
+    fn create(name: &str) -> Result<Arc<Switch>> {
         let uplink = if name.contains('/') { Some(Self::bind(Path::new(name))?) } else { None };
         let s = Arc::new(Switch {
             name: name.to_string(),
@@ -68,13 +81,13 @@ impl Switch {
             let w = Arc::downgrade(&s);
             std::thread::Builder::new().name("switch-uplink".into()).spawn(move || uplink_rx(w))?;
         }
-        r.insert(name.to_string(), s.clone());
         Ok(s)
     }
 
     fn bind(dir: &Path) -> Result<Uplink> {
+        static N: AtomicU64 = AtomicU64::new(0);
         std::fs::create_dir_all(dir).with_context(|| format!("creating switch directory {}", dir.display()))?;
-        let me = dir.join(format!("{}.sock", std::process::id()));
+        let me = dir.join(format!("{}-{}.sock", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
         let _ = std::fs::remove_file(&me);
         let sock = UnixDatagram::bind(&me).with_context(|| format!("binding {}", me.display()))?;
         Ok(Uplink { sock, dir: dir.to_path_buf(), me })
@@ -238,5 +251,40 @@ mod tests {
         let got = lock(&sinks[1].0);
         assert_eq!(got.len(), 1 + 4);
         assert!(got[1..].iter().all(|f| f.csum_valid && f.data.len() <= 1054));
+    }
+
+    /// Two switches on one directory (as two pvg-host processes would have) reach each
+    /// other's stations through their datagram sockets.
+    #[test]
+    fn directory_switches_connect() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = dir.path().join("sw").to_string_lossy().to_string();
+        let (a, b) = (Switch::create(&name).unwrap(), Switch::create(&name).unwrap());
+        let (sa, sb) = (Arc::new(Sink(Mutex::new(Vec::new()))), Arc::new(Sink(Mutex::new(Vec::new()))));
+        let (pa, pb) = (a.port(), b.port());
+        let wa: Weak<dyn FrameSink> = Arc::downgrade(&(sa.clone() as Arc<dyn FrameSink>));
+        let wb: Weak<dyn FrameSink> = Arc::downgrade(&(sb.clone() as Arc<dyn FrameSink>));
+        pa.attach(wa).unwrap();
+        pb.attach(wb).unwrap();
+        let (ma, mb) = ([2, 0, 0, 0, 0, 0xa], [2, 0, 0, 0, 0, 0xb]);
+        let wait = |s: &Sink, n: usize| {
+            let t0 = std::time::Instant::now();
+            while lock(&s.0).len() < n {
+                assert!(t0.elapsed() < std::time::Duration::from_secs(10), "frame did not cross the uplink");
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        };
+        pa.transmit(0, vec![frame(mb, ma)]);
+        wait(&sb, 1);
+        assert_eq!(lock(&sb.0)[0].src(), Some(ma));
+        assert!(lock(&sb.0)[0].csum_valid);
+        pb.transmit(0, vec![frame(ma, mb)]);
+        wait(&sa, 1);
+        assert_eq!(lock(&sa.0)[0].dst(), Some(ma));
+        // b learned that ma is behind its uplink: the answer was forwarded, not flooded.
+        assert!(pb.describe().contains("forwarded=1"), "{}", pb.describe());
+        let socks = std::fs::read_dir(&name).unwrap().count();
+        assert_eq!(socks, 2);
+        drop((pa, pb, a, b));
     }
 }

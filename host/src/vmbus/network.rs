@@ -1002,8 +1002,8 @@ impl NetVsp {
                     let mut q = lock(&self.rxq);
                     let it = q.items.pop_front();
                     match &it {
-                        Some(Outgoing::Control(_)) => q.control -= 1,
-                        Some(Outgoing::Data(_)) => q.frames -= 1,
+                        Some(Outgoing::Control(_)) => q.control = q.control.saturating_sub(1),
+                        Some(Outgoing::Data(_)) => q.frames = q.frames.saturating_sub(1),
                         None => {}
                     }
                     it

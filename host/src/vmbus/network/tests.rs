@@ -982,3 +982,64 @@ fn tearing_the_receive_buffer_down_unrevoked_stops_rx() {
     assert_eq!(stat(&n0, "bad"), "1");
     assert_eq!(stat(&n0, "rx_frames"), "0");
 }
+
+#[test]
+fn random_rndis_messages_never_break_the_nic() {
+    let n0 = nic("nic0", 0, "loopback,queues=4");
+    let m = Machine::new(vec![n0.clone()]);
+    let mut g = Guest::open(&m, 1);
+    g.init(NvspVersion::V61, 1500);
+    g.rndis_init();
+    let mut seed = 0x0dd_ba11_cafe_f00du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let oids = [
+        oid::RNDIS_OID_GEN_CURRENT_PACKET_FILTER,
+        oid::RNDIS_OID_802_3_MULTICAST_LIST,
+        oid::OID_TCP_OFFLOAD_PARAMETERS,
+        oid::OID_GEN_RECEIVE_SCALE_PARAMETERS,
+        oid::RNDIS_OID_GEN_RNDIS_CONFIG_PARAMETER,
+        oid::OID_OFFLOAD_ENCAPSULATION,
+        oid::OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES,
+        oid::RNDIS_OID_GEN_SUPPORTED_LIST,
+        0x1234_5678,
+    ];
+    for i in 0..400 {
+        let len = 8 + (next() % 200) as usize;
+        let mut b: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        // Mostly well-framed messages of real types with random bodies, so the adapter's
+        // OID handlers see garbage; sometimes garbage framing too.
+        let ty = [rndis::RNDIS_MSG_QUERY, rndis::RNDIS_MSG_SET, rndis::RNDIS_MSG_PACKET, rndis::RNDIS_MSG_KEEPALIVE, rndis::RNDIS_MSG_RESET][(next() % 5) as usize];
+        b[..4].copy_from_slice(&ty.to_le_bytes());
+        if next() % 4 != 0 {
+            b[4..8].copy_from_slice(&(len as u32).to_le_bytes());
+        }
+        if len >= 28 && matches!(ty, rndis::RNDIS_MSG_QUERY | rndis::RNDIS_MSG_SET) {
+            b[12..16].copy_from_slice(&oids[(next() % oids.len() as u64) as usize].to_le_bytes());
+            if next() % 2 == 0 {
+                let info = (len - 8 - 20) as u32;
+                b[16..20].copy_from_slice(&(next() as u32 % (info + 8)).to_le_bytes());
+                b[20..24].copy_from_slice(&20u32.to_le_bytes());
+            }
+        }
+        let status = if i % 2 == 0 { g.send_section(0, (i % 50) as u32, &b, true) } else { g.send_gpa(0, &b, true, None) };
+        assert!(status == nvsp::NVSP_STAT_SUCCESS || status == nvsp::NVSP_STAT_INVALID_RNDIS_PKT);
+    }
+    // Drain whatever the adapter answered, then the NIC still works after a fresh INIT.
+    while g.next(Duration::from_millis(200)).is_some() {}
+    g.rndis_init();
+    assert_eq!(g.query(oid::RNDIS_OID_802_3_PERMANENT_ADDRESS), MAC0);
+    // Both the refusals and the adapter's answers were exercised.
+    let (bad, control): (u64, u64) = (stat(&n0, "bad").parse().unwrap(), stat(&n0, "control").parse().unwrap());
+    assert!(bad > 50 && control > 50, "bad={bad} control={control}");
+    // A random SET may have turned RSS on: off again for the check.
+    let mut p = vec![0u8; 256];
+    let n = oid::RssParams::build(&mut p, oid::NDIS_RSS_PARAM_FLAG_DISABLE_RSS, 0, &[], &[]).unwrap();
+    g.set(oid::OID_GEN_RECEIVE_SCALE_PARAMETERS, &p[..n]);
+    assert_eq!(g.send_gpa(0, &tx_message(&frame_to_peer(b"still here"), &TxInfo::default()), false, None), 1);
+    assert!(data_of(&g.rx_data(1)[0].1).0.ends_with(b"still here"));
+}
