@@ -420,6 +420,8 @@ pub struct NetVsp {
     rx_wake: Condvar,
     link_up: AtomicBool,
     link_speed: AtomicU64,
+    /// The RNDIS adapter is initialized (a copy of its state for the transmit path).
+    rndis_ready: AtomicBool,
     /// Counters.
     pub stats: NicStats,
 }
@@ -459,6 +461,7 @@ impl NetVsp {
             rx_wake: Condvar::new(),
             link_up: AtomicBool::new(true),
             link_speed: AtomicU64::new(u64::from(device::LINK_SPEED_10G)),
+            rndis_ready: AtomicBool::new(false),
             stats: NicStats::default(),
         });
         let sink: Arc<dyn FrameSink> = nic.clone();
@@ -811,6 +814,7 @@ impl NetVsp {
             let mut st = lock(&self.st);
             let r = st.rndis.handle(m, &mut out);
             let ready = st.rndis.state() == DeviceState::Initialized;
+            self.rndis_ready.store(ready, Ordering::Relaxed);
             if !ready {
                 // HALT (or a refused INIT): what waits for the guest is dropped.
                 let mut q = lock(&self.rxq);
@@ -833,11 +837,7 @@ impl NetVsp {
     /// A data message from the guest: the frame with its offloads done, or `None` (dropped,
     /// counted).
     fn tx_frame(&self, ch: &HostChannel, pm: &packet::PacketMessage<'_>) -> Option<Frame> {
-        let ready = {
-            let st = lock(&self.st);
-            st.rndis.state() == DeviceState::Initialized
-        };
-        if !ready || !self.link_up.load(Ordering::Relaxed) {
+        if !self.rndis_ready.load(Ordering::Relaxed) || !self.link_up.load(Ordering::Relaxed) {
             self.stats.tx_dropped.fetch_add(1, Ordering::Relaxed);
             return None;
         }
@@ -1127,6 +1127,7 @@ impl NetVsp {
         st.datapath_vf = false;
         let speed = u32::try_from(self.link_speed.load(Ordering::Relaxed)).unwrap_or(u32::MAX);
         st.rndis = RndisDevice::new(Self::device_config(&self.spec, self.link_up.load(Ordering::Relaxed), speed));
+        self.rndis_ready.store(false, Ordering::Relaxed);
         let mut q = lock(&self.rxq);
         let frames = q.frames as u64;
         *q = RxQueue::default();
