@@ -1043,3 +1043,23 @@ fn random_rndis_messages_never_break_the_nic() {
     assert_eq!(g.send_gpa(0, &tx_message(&frame_to_peer(b"still here"), &TxInfo::default()), false, None), 1);
     assert!(data_of(&g.rx_data(1)[0].1).0.ends_with(b"still here"));
 }
+
+#[test]
+fn leak_check_scans_send_sections_and_ranges() {
+    let n0 = nic("nic0", 0, "loopback");
+    let m = Machine::new(vec![n0.clone()]);
+    let mut g = Guest::open(&m, 1);
+    g.init(NvspVersion::V61, 1500);
+    g.rndis_init();
+    // Global switch: other tests' traffic is scanned too from here on, which only counts.
+    crate::leak::enable();
+    let mut poisoned = frame_to_peer(&[0u8; 64]);
+    poisoned[60..100].fill(crate::leak::POISON);
+    let msg = tx_message(&poisoned, &TxInfo::default());
+    assert_eq!(g.send_section(0, 41, &msg, false), 1);
+    assert_eq!(g.send_gpa(0, &msg, false, None), 1);
+    g.rx_data(2);
+    let r = crate::leak::report();
+    assert!(r.contains("RNDIS message in send section 41: poison"), "{r}");
+    assert!(r.contains("RNDIS message in GPA ranges: poison"), "{r}");
+}
