@@ -649,8 +649,17 @@ impl NetVsp {
             NvspMessage::RevokeReceiveBuffer(_) => lock(&self.st).drop_recv(),
             NvspMessage::RevokeSendBuffer(_) => lock(&self.st).send = None,
             NvspMessage::SendRndisPacket(m) => {
-                let status = self.rndis_packet(ch, &m, gpa);
+                // Complete as soon as the data is copied out (the guest reuses its section),
+                // then hand the frames to the backend.
+                let (status, frames) = self.rndis_packet(ch, &m, gpa);
                 self.complete(ch, p, Some(&NvspMessage::rndis_packet_complete(status)));
+                if !frames.is_empty() {
+                    let q = usize::from(ch.sub_index);
+                    if let Some(c) = self.stats.per_channel_tx.get(q) {
+                        c.fetch_add(frames.len() as u64, Ordering::Relaxed);
+                    }
+                    self.backend.transmit(q, frames);
+                }
             }
             NvspMessage::SubchannelRequest(r) => {
                 let (op, n) = (r.op, r.num_subchannels);
@@ -729,8 +738,14 @@ impl NetVsp {
     }
 
     /// `SEND_RNDIS_PKT` from the guest: reads its RNDIS message(s) and handles them; returns
-    /// the completion status.
-    fn rndis_packet(&self, ch: &Arc<HostChannel>, m: &Nvsp1SendRndisPacket, gpa: Option<&[u8]>) -> u32 {
+    /// the completion status and the data frames to transmit.
+    fn rndis_packet(&self, ch: &Arc<HostChannel>, m: &Nvsp1SendRndisPacket, gpa: Option<&[u8]>) -> (u32, Vec<Frame>) {
+        let mut frames = Vec::new();
+        let status = self.rndis_messages(ch, m, gpa, &mut frames);
+        (status, frames)
+    }
+
+    fn rndis_messages(&self, ch: &Arc<HostChannel>, m: &Nvsp1SendRndisPacket, gpa: Option<&[u8]>, frames: &mut Vec<Frame>) -> u32 {
         let invalid = nvsp::NVSP_STAT_INVALID_RNDIS_PKT;
         let Some(host) = lock(&self.st).host.as_ref().and_then(|h| h.upgrade()) else { return invalid };
         let ram = host.hv().ram().clone();
@@ -779,7 +794,6 @@ impl NetVsp {
             return invalid;
         }
         let mut status = nvsp::NVSP_STAT_SUCCESS;
-        let mut frames = Vec::new();
         for msg in Messages::new(&bytes) {
             match msg {
                 Ok(RndisMessage::Packet(pm)) => {
@@ -794,14 +808,6 @@ impl NetVsp {
                     break;
                 }
             }
-        }
-        if !frames.is_empty() {
-            let q = usize::from(ch.sub_index);
-            let n = frames.len() as u64;
-            if let Some(c) = self.stats.per_channel_tx.get(q) {
-                c.fetch_add(n, Ordering::Relaxed);
-            }
-            self.backend.transmit(q, frames);
         }
         status
     }
