@@ -5,7 +5,8 @@ or selftest-module/). Its header comments configure it:
 
     # timeout: 60                 seconds the test may take inside the guest (default 120)
     # boot: vcpus=4 cpu=EPYC      how the guest boots; tests with equal boot settings share a boot
-    # sim: <simulator config>     (later) host simulator devices to attach
+    # sim: <simulator config>     host simulator devices to attach (pvg-host arguments)
+    # also: hostile               other suites whose filter selects it too (scripts/test hostile)
 
 Tests with the same boot settings run one after another in one guest. The guest runner
 (tests/guest/init) reports over a virtio-serial port; this module keeps a watchdog on it, kills
@@ -101,6 +102,7 @@ class GuestTest:
     path: Path              # the script
     timeout: int = 120
     boot: Boot = Boot()
+    also: tuple[str, ...] = ()  # other suites that select it too ('# also: hostile')
 
     @property
     def suite(self) -> str:
@@ -165,6 +167,8 @@ def load_test(path: Path, root: Path = TESTS) -> GuestTest:
         t.boot = parse_boot(hdr["boot"])
     if "sim" in hdr:
         t.boot = dataclasses.replace(t.boot, sim=hdr["sim"])
+    if "also" in hdr:
+        t.also = tuple(hdr["also"].split())
     return t
 
 

@@ -3,6 +3,7 @@
 # costs only the affected call (-ETIMEDOUT), and the transport works again afterwards.
 # timeout: 180
 # boot: vcpus=2 sim=on
+# also: hostile
 load pvg_hcall
 st=/sys/kernel/debug/pvg_hcall/selftest
 echo 20 >$st

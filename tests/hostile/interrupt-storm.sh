@@ -14,7 +14,9 @@ before=$(irqs)
 host sim storm echo0 200000
 after=$(irqs)
 note "channel interrupts: $before before the storm, $after after"
-[ $((after - before)) -gt 1000 ] || fail "the storm did not reach the guest: $((after - before)) interrupts"
+# Signals the guest has not handled yet coalesce (one eventfd, one MSI), so how many arrive
+# depends on how fast the guest runs; under TCG on a busy host a few hundred of 200000.
+[ $((after - before)) -gt 100 ] || fail "the storm did not reach the guest: $((after - before)) interrupts"
 for r in $runs; do
 	echo "2000 4 1 4032" >$r/run
 	expect_match "$(cat $r/run)" 'received=2000 bad=0' "traffic after the storm on $r"

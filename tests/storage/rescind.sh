@@ -4,6 +4,7 @@
 # timeout: 300
 # boot: vcpus=2
 # sim: --disk size=256M
+# also: hostile
 requests() { awk 'NR > 1 { s += $2 } END { print s + 0 }' /sys/kernel/debug/pvg_storvsc/*/queues; }
 busy() { [ "$(requests)" -gt 100 ]; }
 

@@ -5,6 +5,7 @@
 # timeout: 300
 # boot: vcpus=2
 # sim: --disk size=64M
+# also: hostile
 read_one() { timeout 120 dd if=/dev/pvda of=/dev/null bs=4k count=1 skip=$1 iflag=direct status=none; }
 
 load pvg_storvsc io_timeout_s=5 reset_timeout_ms=2000

@@ -4,6 +4,7 @@
 # line for the first of a kind), nothing crashes, and the rest of the bus keeps working.
 # timeout: 300
 # boot: vcpus=2 sim=--echo=2
+# also: hostile
 load pvg_echo
 stats=/sys/kernel/debug/pvg_vmbus/stats
 bad() { sed -n 's/^bad_messages //p' $stats; }

@@ -3,6 +3,7 @@
 # new device by itself and traffic works.
 # timeout: 300
 # boot: vcpus=2 sim=--echo=1
+# also: hostile
 load pvg_echo
 expect_eq "$(ls -d /sys/kernel/debug/pvg_echo.* | wc -l)" 1 "echo devices"
 run=$(ls -d /sys/kernel/debug/pvg_echo.*)/run

@@ -365,7 +365,17 @@ impl StorVsp {
         let action = lock(&self.ctl).init.on_request(&req.body);
         match action {
             HostAction::Reply { status, body } => self.reply(ch, p, payload.len(), status, &body),
-            HostAction::Reset(_) => self.reply(ch, p, payload.len(), nt_status::SUCCESS, &CompletionBody::None),
+            HostAction::Reset(_) => {
+                // A reset aborts the requests held by stalled LUNs, as a SCSI target aborts
+                // its tasks: they are never executed and never answered, so the host will not
+                // touch their pages after the guest has failed them.
+                let luns: Vec<Arc<Lun>> = self.luns_read().values().cloned().collect();
+                let aborted: usize = luns.iter().map(|l| std::mem::take(&mut *lock(&l.held)).len()).sum();
+                if aborted > 0 {
+                    eprintln!("pvg-host: {}: reset aborted {aborted} held request(s)", self.name);
+                }
+                self.reply(ch, p, payload.len(), nt_status::SUCCESS, &CompletionBody::None)
+            }
             HostAction::CreateSubChannels(n) => {
                 let primary = lock(&self.ctl).primary.as_ref().map(|c| c.relid);
                 let made = primary.map_or(0, |relid| host.offer_subchannels(relid, n, self.max_subchannels));
