@@ -118,15 +118,23 @@ fn vpd_page(ctrl: &Controller, lun: u8, page: u8, buf: &mut [u8]) -> Option<usiz
 
 /// READ CAPACITY(16), or (10) when (16) is refused.
 fn read_capacity(ctrl: &Controller, lun: u8, buf: &mut [u8]) -> Result<resp::Capacity> {
+    let mut rc16 = None;
     if let Ok(n) = ctrl.scsi(lun, &cdb::read_capacity_16(cdb::RC16_LEN), cdb::RC16_LEN, buf) {
-        if let Ok(c) = resp::parse_read_capacity_16(buf.get(..n).unwrap_or(&[])) {
-            return Ok(c);
+        match resp::parse_read_capacity_16(buf.get(..n).unwrap_or(&[])) {
+            Ok(c) => return Ok(c),
+            Err(e) => rc16 = Some(e),
         }
     }
+    // The host answered, but with nothing usable (e.g. a size-0 LUN's wrapped last LBA).
+    let unusable = |e: resp::ResponseError| {
+        pr_warn!("{}: LUN {}: unusable READ CAPACITY answer ({}); not used as a disk\n", ctrl.name.as_str(), lun, e.as_str());
+        EPROTO
+    };
     let n = ctrl.scsi(lun, &cdb::read_capacity_10(), 8, buf)?;
-    let c = resp::parse_read_capacity_10(buf.get(..n).unwrap_or(&[])).map_err(|_| EPROTO)?;
+    let c = resp::parse_read_capacity_10(buf.get(..n).unwrap_or(&[])).map_err(|e| unusable(rc16.unwrap_or(e)))?;
     if c.needs_16() {
-        return Err(EPROTO);
+        // Only READ CAPACITY(16) can tell the size, and its answer was unusable (or absent).
+        return Err(rc16.map_or(EPROTO, unusable));
     }
     Ok(c)
 }

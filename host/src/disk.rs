@@ -4,13 +4,24 @@
 //!
 //! `direct=on` opens a second descriptor with `O_DIRECT` for data transfers (no host page
 //! cache); a transfer the file system refuses as unaligned falls back to the buffered one.
+//!
+//! `volatile=on` gives the image a volatile write cache, as a real disk with its write cache
+//! on has: data writes are not durable until SYNCHRONIZE CACHE (or FUA for the written
+//! blocks), and a power cut ([`Image::power_cut`]) loses whatever was not. It is kept as an
+//! undo log: before a block is first written after a flush its old contents are saved; a
+//! flush forgets them, a power cut writes them back. So the image after a cut is exactly
+//! what a crash may leave, and a guest that lost fsync'd data shows it. Discards and WRITE
+//! SAME are durable at once (a crash may or may not keep an unflushed discard; both are
+//! allowed).
 
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
 
 use anyhow::{bail, Context, Result};
 
@@ -29,6 +40,8 @@ pub struct ImageSpec {
     pub must_exist: bool,
     /// Delete the file when the simulator exits (`remove=on`).
     pub remove: bool,
+    /// A volatile write cache: unflushed writes are lost on a power cut (`volatile=on`).
+    pub volatile: bool,
 }
 
 /// An open image.
@@ -38,6 +51,30 @@ pub struct Image {
     /// What to call it in messages.
     pub name: String,
     len: AtomicU64,
+    cache: Option<VolatileCache>,
+}
+
+/// Granule of the undo log of a volatile write cache.
+const CACHE_BLOCK: u64 = 4096;
+/// Most unflushed blocks kept (1 GiB): beyond that the cache writes back (flushes) by itself,
+/// as a real disk's cache does when it fills.
+const CACHE_MAX_BLOCKS: usize = 1 << 18;
+
+/// The volatile write cache of a `volatile=on` image (see the module documentation).
+struct VolatileCache {
+    /// Block number -> (its contents at the last flush, the flush epoch it was saved in).
+    undo: Mutex<HashMap<u64, (Box<[u8]>, u64)>>,
+    /// Flushes started so far: a flush makes durable the blocks saved before it started.
+    epoch: AtomicU64,
+    /// Data writes hold it shared from saving the old blocks until their write is done; a
+    /// power cut takes it exclusively, so no write is half done when it restores.
+    gate: RwLock<()>,
+    /// The power is off: every transfer fails.
+    off: AtomicBool,
+}
+
+fn no_power() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "the disk lost power (power-cut)")
 }
 
 /// Parses a size: bytes, or with a K/M/G/T suffix (powers of 1024).
@@ -113,7 +150,13 @@ impl Image {
             std::fs::remove_file(&path).with_context(|| format!("unlinking {}", path.display()))?;
         }
         let name = if temp { "a temporary image".to_string() } else { path.display().to_string() };
-        Ok(Image { file, direct, name, len: AtomicU64::new(len) })
+        let cache = spec.volatile.then(|| VolatileCache {
+            undo: Mutex::new(HashMap::new()),
+            epoch: AtomicU64::new(0),
+            gate: RwLock::new(()),
+            off: AtomicBool::new(false),
+        });
+        Ok(Image { file, direct, name, len: AtomicU64::new(len), cache })
     }
 
     /// Size in bytes.
@@ -141,6 +184,7 @@ impl Image {
     /// Reads `len` bytes at `offset` into the guest buffer; beyond the end of the file the
     /// guest gets zeros.
     pub fn read_to_guest(&self, ram: &GuestRam, offset: u64, segs: Segments<'_>) -> io::Result<()> {
+        self.powered()?;
         let n = match &self.direct {
             Some(d) => match ram.read_file(d, offset, segs) {
                 Err(e) if e.raw_os_error() == Some(nix::libc::EINVAL) => ram.read_file(&self.file, offset, segs)?,
@@ -155,6 +199,15 @@ impl Image {
     /// this returns (FUA, or a write-through disk).
     pub fn write_from_guest(&self, ram: &GuestRam, offset: u64, segs: Segments<'_>, durable: bool) -> io::Result<()> {
         let want: usize = segs.iter().map(|s| s.1).sum();
+        let _gate = match &self.cache {
+            Some(c) => {
+                let g = c.gate.read().unwrap_or_else(|e| e.into_inner());
+                self.powered()?;
+                self.save_old(c, offset, want as u64)?;
+                Some(g)
+            }
+            None => None,
+        };
         let n = match &self.direct {
             Some(d) => match ram.write_file(d, offset, segs, durable) {
                 Err(e) if e.raw_os_error() == Some(nix::libc::EINVAL) => ram.write_file(&self.file, offset, segs, durable)?,
@@ -165,16 +218,96 @@ impl Image {
         if n != want {
             return Err(io::Error::new(io::ErrorKind::WriteZero, format!("wrote {n} of {want} bytes")));
         }
+        if let (Some(c), true) = (&self.cache, durable) {
+            // FUA: these blocks are durable now (with whatever else was written to them).
+            let mut undo = c.undo.lock().unwrap_or_else(|e| e.into_inner());
+            for b in blocks(offset, want as u64) {
+                undo.remove(&b);
+            }
+        }
         Ok(())
     }
 
     /// SYNCHRONIZE CACHE: everything written is made durable (`fdatasync`).
     pub fn flush(&self) -> io::Result<()> {
-        self.file.sync_data()
+        let Some(c) = &self.cache else { return self.file.sync_data() };
+        self.powered()?;
+        let epoch = c.epoch.fetch_add(1, Ordering::AcqRel);
+        self.file.sync_data()?;
+        // Writes that saved their blocks before this flush began are durable now.
+        c.undo.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, (_, e)| *e > epoch);
+        Ok(())
+    }
+
+    /// Fails when the power was cut.
+    fn powered(&self) -> io::Result<()> {
+        match &self.cache {
+            Some(c) if c.off.load(Ordering::Acquire) => Err(no_power()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Saves the contents of the blocks of `[offset, offset + len)` not saved since the last
+    /// flush (the volatile cache's undo log).
+    fn save_old(&self, c: &VolatileCache, offset: u64, len: u64) -> io::Result<()> {
+        let epoch = c.epoch.load(Ordering::Acquire);
+        let mut undo = c.undo.lock().unwrap_or_else(|e| e.into_inner());
+        if undo.len() >= CACHE_MAX_BLOCKS {
+            eprintln!("pvg-host: {}: {} unflushed blocks in the volatile cache; writing it back", self.name, undo.len());
+            self.file.sync_data()?;
+            undo.clear();
+        }
+        for b in blocks(offset, len) {
+            if let std::collections::hash_map::Entry::Vacant(v) = undo.entry(b) {
+                let mut old = vec![0u8; CACHE_BLOCK as usize].into_boxed_slice();
+                read_full_at(&self.file, &mut old, b * CACHE_BLOCK)?;
+                v.insert((old, epoch));
+            }
+        }
+        Ok(())
+    }
+
+    /// Cuts the power of a `volatile=on` image: every write not made durable by a flush (or
+    /// FUA) is undone, as if the disk's cache was lost, and every later transfer fails until
+    /// [`Image::power_on`]. Returns the number of blocks rolled back.
+    pub fn power_cut(&self) -> io::Result<usize> {
+        let Some(c) = &self.cache else {
+            return Err(io::Error::new(io::ErrorKind::Unsupported, "the image has no volatile cache (volatile=on)"));
+        };
+        let _gate = c.gate.write().unwrap_or_else(|e| e.into_inner());
+        c.off.store(true, Ordering::Release);
+        let mut undo = c.undo.lock().unwrap_or_else(|e| e.into_inner());
+        let len = self.len();
+        let n = undo.len();
+        for (b, (old, _)) in undo.drain() {
+            let at = b * CACHE_BLOCK;
+            let keep = len.saturating_sub(at).min(CACHE_BLOCK) as usize;
+            if keep > 0 {
+                self.file.write_all_at(&old[..keep], at)?;
+            }
+        }
+        self.file.sync_data()?;
+        Ok(n)
+    }
+
+    /// Powers a cut image on again (its data is what the cut left).
+    pub fn power_on(&self) -> bool {
+        self.cache.as_ref().is_some_and(|c| c.off.swap(false, Ordering::AcqRel))
+    }
+
+    /// Whether the power is cut.
+    pub fn is_off(&self) -> bool {
+        self.cache.as_ref().is_some_and(|c| c.off.load(Ordering::Acquire))
+    }
+
+    /// Whether the image has a volatile write cache.
+    pub fn is_volatile(&self) -> bool {
+        self.cache.is_some()
     }
 
     /// Deallocates `len` bytes at `offset`; they read as zeros afterwards.
     pub fn punch_hole(&self, offset: u64, len: u64) -> io::Result<()> {
+        self.powered()?;
         let mode = nix::libc::FALLOC_FL_PUNCH_HOLE | nix::libc::FALLOC_FL_KEEP_SIZE;
         match self.fallocate(mode, offset, len) {
             Err(e) if e.raw_os_error() == Some(nix::libc::EOPNOTSUPP) => self.write_zeros(offset, len),
@@ -184,6 +317,7 @@ impl Image {
 
     /// Zeroes `len` bytes at `offset`, keeping them allocated.
     pub fn zero_range(&self, offset: u64, len: u64) -> io::Result<()> {
+        self.powered()?;
         let mode = nix::libc::FALLOC_FL_ZERO_RANGE | nix::libc::FALLOC_FL_KEEP_SIZE;
         match self.fallocate(mode, offset, len) {
             Err(e) if e.raw_os_error() == Some(nix::libc::EOPNOTSUPP) => self.write_zeros(offset, len),
@@ -193,6 +327,7 @@ impl Image {
 
     /// Fills `len` bytes at `offset` with copies of `block` (WRITE SAME).
     pub fn fill(&self, offset: u64, len: u64, block: &[u8]) -> io::Result<()> {
+        self.powered()?;
         if block.is_empty() {
             return Err(io::Error::from(io::ErrorKind::InvalidInput));
         }
@@ -223,6 +358,29 @@ impl Image {
         }
         Ok(())
     }
+}
+
+/// The cache blocks `[offset, offset + len)` touches.
+fn blocks(offset: u64, len: u64) -> std::ops::Range<u64> {
+    if len == 0 {
+        return 0..0;
+    }
+    offset / CACHE_BLOCK..offset.saturating_add(len - 1) / CACHE_BLOCK + 1
+}
+
+/// Reads `buf.len()` bytes at `at`; what lies beyond the end of the file reads as zeros.
+fn read_full_at(f: &File, buf: &mut [u8], at: u64) -> io::Result<()> {
+    let mut done = 0;
+    while done < buf.len() {
+        match f.read_at(&mut buf[done..], at + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf[done..].fill(0);
+    Ok(())
 }
 
 /// Zeroes the guest buffer from byte `from` on (a read that hit the end of the image).
@@ -308,6 +466,58 @@ mod tests {
         ram.read(0x4000, &mut back).unwrap();
         assert!(back[..4096].iter().all(|b| *b == 0xab));
         assert!(back[4096..].iter().all(|b| *b == 0));
+    }
+
+    #[test]
+    fn volatile_cache_loses_only_unflushed_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let ram = ram(dir.path());
+        let path = dir.path().join("v.img");
+        let spec = ImageSpec { size: Some(64 * 1024), path: Some(path.clone()), volatile: true, ..Default::default() };
+        let img = Image::open(&spec, dir.path()).unwrap();
+        assert!(img.is_volatile());
+        let at = |img: &Image, off: u64, len: usize| {
+            let mut b = vec![0u8; len];
+            img.file.read_exact_at(&mut b, off).unwrap();
+            b
+        };
+        // Flushed: survives. Written after the flush: lost. FUA: survives.
+        ram.write(0x1000, &[1u8; 8192]).unwrap();
+        img.write_from_guest(&ram, 0, &[(0x1000, 8192)], false).unwrap();
+        img.flush().unwrap();
+        ram.write(0x1000, &[2u8; 1024]).unwrap();
+        img.write_from_guest(&ram, 512, &[(0x1000, 1024)], false).unwrap();
+        ram.write(0x4000, &[3u8; 4096]).unwrap();
+        img.write_from_guest(&ram, 16384, &[(0x4000, 4096)], false).unwrap();
+        ram.write(0x8000, &[4u8; 512]).unwrap();
+        img.write_from_guest(&ram, 32768, &[(0x8000, 512)], true).unwrap();
+        // A partial last block: the image ends inside it.
+        ram.write(0x9000, &[5u8; 512]).unwrap();
+        img.write_from_guest(&ram, 64 * 1024 - 512, &[(0x9000, 512)], false).unwrap();
+        assert_eq!(at(&img, 512, 1024), vec![2u8; 1024], "the write is visible before the cut");
+        assert_eq!(img.power_cut().unwrap(), 3);
+        assert!(img.is_off());
+        assert_eq!(at(&img, 0, 8192), vec![1u8; 8192], "the flushed data, without the unflushed overwrite");
+        assert_eq!(at(&img, 16384, 4096), vec![0u8; 4096], "an unflushed write to a fresh block is gone");
+        assert_eq!(at(&img, 32768, 512), vec![4u8; 512], "a FUA write survives");
+        assert_eq!(at(&img, 64 * 1024 - 512, 512), vec![0u8; 512]);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 64 * 1024, "the cut does not grow the image");
+        // Without power every transfer fails.
+        assert!(img.read_to_guest(&ram, 0, &[(0x1000, 512)]).is_err());
+        assert!(img.write_from_guest(&ram, 0, &[(0x1000, 512)], false).is_err());
+        assert!(img.flush().is_err());
+        assert!(img.punch_hole(0, 4096).is_err());
+        assert!(img.power_on());
+        img.read_to_guest(&ram, 0, &[(0x2000, 512)]).unwrap();
+        // After a flush nothing is left to lose.
+        img.write_from_guest(&ram, 0, &[(0x4000, 4096)], false).unwrap();
+        img.flush().unwrap();
+        assert_eq!(img.power_cut().unwrap(), 0);
+        assert_eq!(at(&img, 0, 4096), vec![3u8; 4096]);
+        // An image without the cache cannot lose power.
+        let plain = Image::open(&ImageSpec { size: Some(8192), ..Default::default() }, dir.path()).unwrap();
+        assert!(plain.power_cut().is_err());
+        assert!(!plain.is_off());
     }
 
     #[test]

@@ -16,10 +16,11 @@
 //!   up to one channel per vCPU;
 //! - LUNs are added, removed and resized at run time (`ENUMERATE_BUS` for the first two, as
 //!   Hyper-V does; a unit attention CAPACITY DATA HAS CHANGED for the last);
-//! - for tests: a LUN can be stalled (its requests held), the controller muted (nothing
-//!   answered), the protocol versions it accepts restricted, and faults injected into
-//!   completions (wrong request id, a completion twice, a transfer count above the request's,
-//!   nonsense sense data).
+//! - for tests: a LUN can be stalled (its requests held) or lose power (`volatile=on` images:
+//!   unflushed writes are rolled back, see [`crate::disk`]), the controller muted (nothing
+//!   answered), the protocol versions it accepts restricted, sub-channels refused or
+//!   limited, and faults injected into completions (wrong request id, a completion twice, a
+//!   transfer count above the request's, nonsense sense data).
 //!
 //! Commands (`disk ...` and `storage0 ...` on the control socket): see [`StorVsp::command`].
 
@@ -64,7 +65,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// A `--disk` / `disk add` specification: `size=SIZE[,path=IMG][,lun=N][,sector=512|4096]
-/// [,discard=on][,direct=on][,create=no][,remove=on]`. `{workdir}` in the path stands for the
+/// [,discard=on][,direct=on][,create=no][,remove=on][,volatile=on]`. `{workdir}` in the path stands for the
 /// simulator's work directory (`--workdir`: the test harness passes the guest's directory, so
 /// `{workdir}/../x.img` is shared by the guests of one test run).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,7 +111,8 @@ impl DiskSpec {
                 "direct" => d.image.direct = on_off(k, v)?,
                 "create" => d.image.must_exist = !on_off(k, v)?,
                 "remove" => d.image.remove = on_off(k, v)?,
-                _ => bail!("unknown disk option {k:?} (size, path, lun, sector, discard, direct, create, remove)"),
+                "volatile" => d.image.volatile = on_off(k, v)?,
+                _ => bail!("unknown disk option {k:?} (size, path, lun, sector, discard, direct, create, remove, volatile)"),
             }
         }
         if d.image.size.is_none() && d.image.path.is_none() {
@@ -154,6 +156,39 @@ impl Fault {
 
     fn name(self) -> &'static str {
         Fault::ALL.iter().find(|(_, f)| *f == self).map_or("?", |(n, _)| n)
+    }
+}
+
+/// How the controller answers CREATE_SUB_CHANNELS (`storage0 subchannels ...`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubchannelMode {
+    /// Offers what the guest asks for, up to one channel per vCPU.
+    Offer,
+    /// Offers at most this many.
+    AtMost(u16),
+    /// Answers with an error status and offers none (the properties still claim support).
+    Refuse,
+    /// Answers success but never offers any.
+    Silent,
+}
+
+impl SubchannelMode {
+    fn parse(s: &str) -> Result<SubchannelMode> {
+        Ok(match s {
+            "offer" | "on" => SubchannelMode::Offer,
+            "refuse" => SubchannelMode::Refuse,
+            "silent" => SubchannelMode::Silent,
+            n => SubchannelMode::AtMost(n.parse().with_context(|| format!("subchannels takes offer, refuse, silent or a number, not {n:?}"))?),
+        })
+    }
+
+    fn describe(self) -> String {
+        match self {
+            SubchannelMode::Offer => "sub-channels offered as asked (one per vCPU at most)".into(),
+            SubchannelMode::AtMost(n) => format!("at most {n} sub-channel(s) offered"),
+            SubchannelMode::Refuse => "CREATE_SUB_CHANNELS refused (error status, nothing offered)".into(),
+            SubchannelMode::Silent => "CREATE_SUB_CHANNELS answered with success, nothing offered".into(),
+        }
     }
 }
 
@@ -218,6 +253,7 @@ pub struct StorVsp {
     jobs: Mutex<mpsc::Sender<Job>>,
     muted: AtomicBool,
     faults: Mutex<Option<(Fault, u32)>>,
+    subchannels: Mutex<SubchannelMode>,
     /// Counters.
     pub stats: StorStats,
 }
@@ -239,6 +275,7 @@ impl StorVsp {
             jobs: Mutex::new(tx),
             muted: AtomicBool::new(false),
             faults: Mutex::new(None),
+            subchannels: Mutex::new(SubchannelMode::Offer),
             stats: StorStats::default(),
         });
         for s in specs {
@@ -303,12 +340,14 @@ impl StorVsp {
     fn describe_lun(l: &Lun) -> String {
         match l.image() {
             Some(img) => format!(
-                "LUN {}: {} bytes, {}-byte sectors, {}{}",
+                "LUN {}: {} bytes, {}-byte sectors, {}{}{}{}",
                 l.lun,
                 l.bytes(),
                 l.sector(),
                 img.name,
-                if img.is_direct() { " (O_DIRECT)" } else { "" }
+                if img.is_direct() { " (O_DIRECT)" } else { "" },
+                if img.is_volatile() { " (volatile cache)" } else { "" },
+                if img.is_off() { " (power cut)" } else { "" }
             ),
             None => format!("LUN {}: size 0 (no image)", l.lun),
         }
@@ -377,10 +416,20 @@ impl StorVsp {
                 self.reply(ch, p, payload.len(), nt_status::SUCCESS, &CompletionBody::None)
             }
             HostAction::CreateSubChannels(n) => {
+                let mode = *lock(&self.subchannels);
+                let max = match mode {
+                    SubchannelMode::Offer => self.max_subchannels,
+                    SubchannelMode::AtMost(m) => m.min(self.max_subchannels),
+                    SubchannelMode::Refuse | SubchannelMode::Silent => 0,
+                };
                 let primary = lock(&self.ctl).primary.as_ref().map(|c| c.relid);
-                let made = primary.map_or(0, |relid| host.offer_subchannels(relid, n, self.max_subchannels));
-                eprintln!("pvg-host: {}: offered {made} of {n} sub-channels", self.name);
-                let st = if made > 0 { nt_status::SUCCESS } else { nt_status::UNSUCCESSFUL };
+                let made = primary.map_or(0, |relid| if max > 0 { host.offer_subchannels(relid, n, max) } else { 0 });
+                eprintln!("pvg-host: {}: offered {made} of {n} sub-channels ({})", self.name, mode.describe());
+                let st = match mode {
+                    SubchannelMode::Silent => nt_status::SUCCESS,
+                    _ if made > 0 => nt_status::SUCCESS,
+                    _ => nt_status::UNSUCCESSFUL,
+                };
                 self.reply(ch, p, payload.len(), st, &CompletionBody::None);
             }
             HostAction::ExecuteSrb(srb) => {
@@ -551,7 +600,9 @@ impl StorVsp {
     }
 
     /// `disk add SPEC`, `disk remove LUN`, `disk resize LUN SIZE`, `disk alloc LUN` (allocated
-    /// bytes of the image), `disk stall LUN on|off`, `disk list`.
+    /// bytes of the image), `disk stall LUN on|off`, `disk power-cut LUN` (a `volatile=on`
+    /// LUN loses its unflushed writes and answers NOT READY), `disk power-on LUN` (it answers
+    /// again, with a POWER ON unit attention first), `disk list`.
     fn disk_command(&self, args: &[&str]) -> Result<String> {
         match args {
             ["add", spec] => {
@@ -592,8 +643,21 @@ impl StorVsp {
                 }
                 Ok(format!("LUN {}: answering again ({k} held requests released)", l.lun))
             }
+            ["power-cut", n] => {
+                let l = self.parse_lun(n)?;
+                let img = l.image().with_context(|| format!("LUN {} has no image", l.lun))?;
+                let lost = img.power_cut().with_context(|| format!("LUN {}", l.lun))?;
+                Ok(format!("LUN {}: power cut; {lost} unflushed 4 KiB block(s) rolled back; it answers NOT READY", l.lun))
+            }
+            ["power-on", n] => {
+                let l = self.parse_lun(n)?;
+                if !l.power_on() {
+                    bail!("LUN {} is not cut off", l.lun);
+                }
+                Ok(format!("LUN {}: power on (unit attention 29/00 pending)", l.lun))
+            }
             ["list"] | [] => Ok(self.luns_read().values().map(|l| Self::describe_lun(l)).collect::<Vec<_>>().join("; ")),
-            _ => bail!("disk commands: add SPEC, remove LUN, resize LUN SIZE, alloc LUN, stall LUN on|off, list"),
+            _ => bail!("disk commands: add SPEC, remove LUN, resize LUN SIZE, alloc LUN, stall LUN on|off, power-cut LUN, power-on LUN, list"),
         }
     }
 
@@ -675,7 +739,8 @@ impl DeviceModel for StorVsp {
     /// `disk ...` ([`StorVsp::disk_command`]), `mute on|off` (answer nothing at all),
     /// `fault KIND [N]` / `fault off` (KIND: wrong-id, twice, overlong, bad-sense; the next N
     /// block READ/WRITE completions), `versions V...|all` (protocol versions accepted from
-    /// the next initialization), `stats`.
+    /// the next initialization), `subchannels offer|refuse|silent|N` (how the next
+    /// CREATE_SUB_CHANNELS is answered: see [`SubchannelMode`]), `stats`.
     fn command(&self, _host: &Arc<VmbusHost>, args: &[&str]) -> Result<String> {
         match args {
             ["disk", rest @ ..] => self.disk_command(rest),
@@ -698,8 +763,13 @@ impl DeviceModel for StorVsp {
                 Ok(format!("fault {kind} armed for the next {n} block I/O completion(s)"))
             }
             ["versions", rest @ ..] => self.versions_command(rest),
+            ["subchannels", mode] => {
+                let m = SubchannelMode::parse(mode)?;
+                *lock(&self.subchannels) = m;
+                Ok(format!("{} from the next CREATE_SUB_CHANNELS", m.describe()))
+            }
             ["stats"] => Ok(self.stats()),
-            _ => bail!("{} commands: disk ..., mute on|off, fault KIND [N] | fault off, versions V...|all, stats", self.name),
+            _ => bail!("{} commands: disk ..., mute on|off, fault KIND [N] | fault off, versions V...|all, subchannels offer|refuse|silent|N, stats", self.name),
         }
     }
 }
@@ -748,4 +818,71 @@ fn guest_buffer(ram: &GuestRam, ext: &[u8]) -> Result<Vec<(u64, usize)>, String>
         }
     }
     Ok(segs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vstor_proto::cdb;
+    use vstor_proto::sense::{asc, key};
+    use vstor_proto::vstor::{DataDirection, ScsiAddress};
+
+    #[test]
+    fn disk_specs() {
+        let wd = std::path::Path::new("/w/guest1");
+        let d = DiskSpec::parse("size=64M,path={workdir}/../p.img,lun=3,volatile=on,create=no", wd).unwrap();
+        assert_eq!(d.lun, Some(3));
+        assert_eq!(d.image.path.as_deref(), Some(std::path::Path::new("/w/guest1/../p.img")));
+        assert!(d.image.volatile && d.image.must_exist && !d.zero);
+        assert!(DiskSpec::parse("size=0", wd).unwrap().zero);
+        for bad in ["size=0,path=/x", "size=1000", "size=1M,volatile=maybe", "size=1M,colour=red", "lun=1", "size=1M,sector=1024"] {
+            assert!(DiskSpec::parse(bad, wd).is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn subchannel_modes() {
+        assert_eq!(SubchannelMode::parse("offer").unwrap(), SubchannelMode::Offer);
+        assert_eq!(SubchannelMode::parse("refuse").unwrap(), SubchannelMode::Refuse);
+        assert_eq!(SubchannelMode::parse("silent").unwrap(), SubchannelMode::Silent);
+        assert_eq!(SubchannelMode::parse("2").unwrap(), SubchannelMode::AtMost(2));
+        assert!(SubchannelMode::parse("many").is_err());
+    }
+
+    /// A LUN whose disk loses power answers NOT READY; powered on, it reports the power-on
+    /// unit attention once and works again; what was not flushed is gone.
+    #[test]
+    fn power_cut_lun() {
+        let dir = tempfile::tempdir().unwrap();
+        let ram = GuestRam::create(&dir.path().join("ram"), 1 << 20).unwrap();
+        let spec = DiskSpec::parse("size=1M,volatile=on", dir.path()).unwrap();
+        let image = Some(Image::open(&spec.image, dir.path()).unwrap());
+        let l = Lun::new(LunParams { lun: 0, sector: 512, discard: false, image, serial: "S".into(), naa: [0x60; 16] }).unwrap();
+        let addr = ScsiAddress { port_number: 0, path_id: 0, target_id: 0, lun: 0 };
+        let run = |c: &[u8], dir: DataDirection, len: u32| {
+            let srb = SrbRequest::new(addr, c, dir, len, true).unwrap();
+            l.execute(&ram, &srb, &[(0x10000, len as usize)], &[0])
+        };
+        let tur = || run(cdb::test_unit_ready().as_bytes(), DataDirection::None, 0);
+        assert_eq!(tur().scsi_status, scsi_status::GOOD);
+        ram.write(0x10000, &[0xa5; 4096]).unwrap();
+        assert_eq!(run(cdb::write_10(8, 8, false).as_bytes(), DataDirection::Write, 4096).transferred, 4096);
+        let lost = l.image().unwrap().power_cut().unwrap();
+        assert_eq!(lost, 1);
+        for r in [tur(), run(cdb::read_10(8, 8, false).as_bytes(), DataDirection::Read, 4096)] {
+            assert_eq!(r.scsi_status, scsi_status::CHECK_CONDITION);
+            let s = r.sense.unwrap();
+            assert_eq!((s.key(), s.asc_ascq()), (key::NOT_READY, asc::NOT_READY_CAUSE_NOT_REPORTABLE));
+        }
+        assert!(l.power_on());
+        assert!(!l.power_on(), "already on");
+        let ua = tur();
+        assert_eq!(ua.sense.map(|s| (s.key(), s.asc_ascq())), Some((key::UNIT_ATTENTION, asc::POWER_ON_RESET)));
+        assert_eq!(tur().scsi_status, scsi_status::GOOD);
+        ram.write(0x10000, &[0xff; 4096]).unwrap();
+        assert_eq!(run(cdb::read_10(8, 8, false).as_bytes(), DataDirection::Read, 4096).transferred, 4096);
+        let mut back = [0u8; 4096];
+        ram.read(0x10000, &mut back).unwrap();
+        assert!(back.iter().all(|b| *b == 0), "the unflushed write was rolled back");
+    }
 }

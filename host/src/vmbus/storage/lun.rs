@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use anyhow::{bail, Result};
 use vstor_proto::cdb::opcode;
 use vstor_proto::disk::{self, Action, DiscardConfig, Disk, DiskConfig, Identifier, NON_ROTATING, RESPONSE_MAX};
-use vstor_proto::sense::{asc, FixedSense};
+use vstor_proto::sense::{asc, key, FixedSense};
 use vstor_proto::srb::{srb_status, ScsiResult};
 use vstor_proto::vstor::{DataDirection, SrbRequest};
 
@@ -152,9 +152,23 @@ impl Lun {
         Ok(())
     }
 
+    /// Powers a cut LUN on again: its next command reports POWER ON OCCURRED. False if it
+    /// was not cut.
+    pub fn power_on(&self) -> bool {
+        let on = self.image.as_ref().is_some_and(|i| i.power_on());
+        if on {
+            *lock(&self.ua) = Some(asc::POWER_ON_RESET);
+        }
+        on
+    }
+
     /// Runs one SRB whose data buffer is `segs` (validated guest RAM, at least the SRB's
     /// transfer length); `luns` answers REPORT LUNS.
     pub fn execute(&self, ram: &GuestRam, srb: &SrbRequest, segs: Segments<'_>, luns: &[u8]) -> ScsiResult {
+        if self.image.as_ref().is_some_and(|i| i.is_off()) {
+            // The disk behind the LUN lost power (`disk power-cut`): not ready, no cause given.
+            return ScsiResult::check_condition(FixedSense::new(key::NOT_READY, asc::NOT_READY_CAUSE_NOT_REPORTABLE));
+        }
         let mut scratch = [0u8; RESPONSE_MAX];
         let action = {
             let mut ua = lock(&self.ua);
