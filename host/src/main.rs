@@ -15,6 +15,7 @@
 //! It prints `pvg-host: ready` once QEMU may start.
 
 mod bar;
+mod capture;
 mod control;
 mod disk;
 mod faults;
@@ -76,6 +77,10 @@ struct Args {
     /// loopback, [,mac=xx:xx:xx:xx:xx:xx][,queues=1..16][,mtu=68..9000].
     #[arg(long = "nic", value_name = "SPEC")]
     nics: Vec<String>,
+    /// Write what the host sends the guest (VMBus messages, ring packets) to files under DIR,
+    /// by kind, to seed the fuzz targets (`scripts/fuzz --seed DIR`; see capture.rs).
+    #[arg(long, value_name = "DIR")]
+    capture: Option<PathBuf>,
     /// Where temporary disk images go, and what `{workdir}` in a disk's path= means
     /// (default: the current directory; the test harness passes the guest's directory).
     #[arg(long)]
@@ -203,6 +208,9 @@ fn main() -> Result<()> {
     }
     if args.leak_check {
         leak::enable();
+    }
+    if let Some(dir) = &args.capture {
+        capture::enable(dir)?;
     }
     let ram = Arc::new(guestmem::GuestRam::create(&args.ram, args.ram_size)?);
     let header = BarHeader::new_host(args.vps, args.ram_size, 1);

@@ -142,6 +142,7 @@ impl HostChannel {
             };
             match signal {
                 Some(s) => {
+                    crate::capture::packet(self.relid, pkt);
                     self.stats.tx_packets.fetch_add(1, Ordering::Relaxed);
                     if s {
                         self.signal_guest();

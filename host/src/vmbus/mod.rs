@@ -199,6 +199,7 @@ impl VmbusHost {
                 if self.trace {
                     eprintln!("pvg-host: vmbus -> guest {}", m.message_type().name());
                 }
+                crate::capture::message(&buf[..len]);
                 self.hv.post_to_guest(st.msg_target_vp, VMBUS_SINT, VMBUS_MESSAGE_TYPE, &buf[..len]);
             }
             Err(e) => eprintln!("pvg-host: cannot encode {}: {e:?}", m.message_type().name()),
@@ -222,6 +223,7 @@ impl VmbusHost {
         offer.child_relid = relid;
         offer.interrupt_flags = 1; // dedicated interrupt: signal by connection id
         offer.connection_id = CONNECTION_ID_BASE + relid;
+        crate::capture::channel_offered(relid, model.name());
         st.channels.insert(
             relid,
             ChannelState { device: dev, offer, open: None, gpadls: BTreeMap::new(), assembling: BTreeMap::new(), rescinded: false },

@@ -158,6 +158,10 @@ pub enum RingError {
     },
     /// A packet handle that does not belong to this ring.
     StalePacket,
+    /// The write index moved back into the packets a batch already read (or lapped them):
+    /// a writer can only move it forward, by less than the ring, from the published read
+    /// index.
+    WriteIndexMovedBack(u32),
 }
 
 impl RingError {
@@ -176,6 +180,7 @@ impl RingError {
             RingError::RingFull => "ring full",
             RingError::BufferTooSmall { .. } => "buffer too small for the packet",
             RingError::StalePacket => "packet handle not from this ring",
+            RingError::WriteIndexMovedBack(_) => "write index moved back over packets being read",
         }
     }
 }
@@ -724,7 +729,12 @@ impl<M: RingMem> ReadBatch<'_, M> {
     pub fn peek(&self) -> Result<Option<IncomingPacket>, RingError> {
         let size = self.ring.size;
         let write = self.ring.write_index()?;
-        let avail = distance(self.cur, write, size);
+        // Measured from the batch's start (the read index the writer sees), so a write
+        // index that moved back over what this batch read, or lapped it, is caught rather
+        // than taken for nearly a whole ring of new packets.
+        let avail = distance(self.start, write, size)
+            .checked_sub(distance(self.start, self.cur, size))
+            .ok_or(RingError::WriteIndexMovedBack(write))?;
         if avail == 0 {
             return Ok(None);
         }

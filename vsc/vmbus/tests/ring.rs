@@ -363,6 +363,50 @@ fn corrupted_indices_rejected() {
     assert_eq!(RingReader::new(&TestRing::new(24)).err(), Some(RingError::BadDataLen(24)));
 }
 
+/// Found by `fuzz/ring_read`: a host that moves its write index back over (or all the way
+/// around) packets a batch already read. Measured from the batch's own position, the lapped
+/// ring looked like 32 more bytes of packets; the batch then ended where it started, so
+/// `commit` released nothing and both packets would have been delivered again.
+#[test]
+fn write_index_moved_back_during_a_batch() {
+    let mem = TestRing::new(64);
+    let mut w = RingWriter::new(&mem).unwrap();
+    w.write(&inband(1, &[&[1u8; 8]])).unwrap(); // 16 + 8 bytes, trailer: 0..32
+    drop(w);
+    let mut second = Vec::new();
+    for v in [6u16, 2, 3, 0] {
+        second.extend_from_slice(&v.to_le_bytes());
+    }
+    second.extend_from_slice(&2u64.to_le_bytes());
+    second.extend_from_slice(&[2u8; 8]);
+    second.extend_from_slice(&(32u64 << 32).to_le_bytes());
+    mem.scribble(32, &second); // 32..64: a full ring, which no writer may publish
+
+    let mut r = RingReader::new(&mem).unwrap();
+    let mut b = r.batch();
+    assert_eq!(b.next_packet().unwrap().unwrap().trans_id(), 1);
+    mem.poke(HeaderField::WriteIndex, 0);
+    assert_eq!(b.peek().err(), Some(RingError::WriteIndexMovedBack(0)));
+    assert_eq!(b.next_packet().err(), Some(RingError::WriteIndexMovedBack(0)));
+    assert_eq!(b.bytes_read(), 32);
+    b.commit();
+    assert_eq!(mem.peek(HeaderField::ReadIndex), 32, "the packet read is released");
+
+    // Moved back into the middle of what a batch read.
+    let mem = TestRing::new(256);
+    let mut w = RingWriter::new(&mem).unwrap();
+    w.write(&inband(1, &[&[1u8; 8]])).unwrap();
+    w.write(&inband(2, &[&[2u8; 8]])).unwrap();
+    let mut r = RingReader::new(&mem).unwrap();
+    let mut b = r.batch();
+    b.next_packet().unwrap().unwrap();
+    mem.poke(HeaderField::WriteIndex, 16);
+    assert_eq!(b.next_packet().err(), Some(RingError::WriteIndexMovedBack(16)));
+    // Back to exactly where the batch is: nothing more to read.
+    mem.poke(HeaderField::WriteIndex, 32);
+    assert_eq!(b.next_packet(), Ok(None));
+}
+
 fn ring_with_descriptor(desc: [u16; 4], write: u32) -> TestRing {
     let mem = TestRing::new(256);
     let mut bytes = Vec::new();
