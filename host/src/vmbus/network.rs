@@ -41,12 +41,12 @@ use netvsc_proto::nvsp::{
 };
 use netvsc_proto::oid::{self, NdisOffload};
 use netvsc_proto::packet::{self, RxInfo};
-use netvsc_proto::ppi::{RxChecksum, VlanInfo};
-use netvsc_proto::rndis::{self, Messages, RndisMessage};
+use netvsc_proto::ppi::{RndisPerPacketInfo, RxChecksum, VlanInfo};
+use netvsc_proto::rndis::{self, Messages, RndisMessage, RndisMessageHeader, RndisPacket};
 use vmbus_proto::guid::{self, Guid};
 use vmbus_proto::packet::{GpaDirectView, PacketType, TransferPageHeader, TransferPageRange};
 use vmbus_proto::ring::{IncomingPacket, OutgoingPacket};
-use zerocopy::IntoBytes;
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::channel::HostChannel;
 use super::{DeviceModel, VmbusHost};
@@ -1226,8 +1226,7 @@ impl NetVsp {
                 let n = Self::inject_frame(&st, &mut b, false)?;
                 b.truncate(n);
                 // msg_len claims 4 KiB more than the range holds.
-                let claimed = u32::try_from(n).context("size")? + 4096;
-                b[4..8].copy_from_slice(&claimed.to_le_bytes());
+                edit(&mut b, 0, |h: &mut RndisMessageHeader| h.msg_len = h.msg_len.saturating_add(4096))?;
                 msgs.push(b);
             }
             "rx-section-out-of-range" => out_of_range = true,
@@ -1239,19 +1238,18 @@ impl NetVsp {
                 msgs.push(b);
             }
             "ppi-bad-offset" => {
-                // The PPI record's data offset points past the record...
                 let n = Self::inject_frame(&st, &mut b, true)?;
                 b.truncate(n);
-                let rec = rndis::RNDIS_HEADER_SIZE + rndis::RNDIS_PACKET_SIZE;
-                b[rec + 8..rec + 12].copy_from_slice(&64u32.to_le_bytes());
-                msgs.push(b.clone());
+                let mut ppi_at = 0;
+                edit(&mut b, rndis::RNDIS_HEADER_SIZE, |p: &mut RndisPacket| ppi_at = p.per_pkt_info_offset as usize)?;
+                let rec = rndis::RNDIS_HEADER_SIZE + ppi_at;
+                // The PPI record's data offset points past the record...
+                let mut first = b.clone();
+                edit(&mut first, rec, |r: &mut RndisPerPacketInfo| r.ppi_offset = r.size.saturating_mul(4))?;
+                msgs.push(first);
                 // ...and the PPI area runs past the message.
-                let mut c = b.clone();
-                let rec2 = rndis::RNDIS_HEADER_SIZE + rndis::RNDIS_PACKET_SIZE;
-                c[rec2 + 8..rec2 + 12].copy_from_slice(&12u32.to_le_bytes());
-                let plen_off = rndis::RNDIS_HEADER_SIZE + 24;
-                c[plen_off..plen_off + 4].copy_from_slice(&4096u32.to_le_bytes());
-                msgs.push(c);
+                edit(&mut b, rndis::RNDIS_HEADER_SIZE, |p: &mut RndisPacket| p.per_pkt_info_len = 4096)?;
+                msgs.push(b);
             }
             "xfer-wrong-pageset" => {
                 let n = Self::inject_frame(&st, &mut b, false)?;
@@ -1369,6 +1367,17 @@ impl FrameSink for NetVsp {
         }
         self.rx_wake.notify_all();
     }
+}
+
+/// Applies `f` to the wire struct `T` at `off` of `buf` (hostile messages are made by editing
+/// good ones).
+fn edit<T: FromBytes + IntoBytes + Immutable + KnownLayout>(buf: &mut [u8], off: usize, f: impl FnOnce(&mut T)) -> Result<()> {
+    let end = off.checked_add(std::mem::size_of::<T>()).context("offset")?;
+    let bytes = buf.get_mut(off..end).context("message too short to edit")?;
+    let mut v = T::read_from_bytes(bytes).map_err(|_| anyhow::anyhow!("message too short to edit"))?;
+    f(&mut v);
+    bytes.copy_from_slice(v.as_bytes());
+    Ok(())
 }
 
 /// The receive thread of a NIC: runs until the NIC is gone.
