@@ -31,7 +31,8 @@ use netvsc_proto::rndis;
 use pvguest_fuzz::ring::{op, HostileRing};
 use pvguest_fuzz::scsi::Discovery;
 use pvguest_fuzz::vstor::{Event, IoSetup, MAX_DEPTH, MAX_QUEUES, MODE_INIT};
-use pvguest_fuzz::{nvsp::NvspPacket, rndis::Section, Output};
+use pvguest_fuzz::nvsp::{NvspPacket, SETUP};
+use pvguest_fuzz::{rndis::Section, Output};
 use vmbus_proto::packet::PacketType;
 use vstor_proto::cdb::{self, mode_page, select_report, vpd, PageControl};
 use vstor_proto::disk::{self, Action, DiscardConfig, Disk, DiskConfig, Identifier, NON_ROTATING};
@@ -364,7 +365,30 @@ fn network_nvsp(s: &mut Seeds) -> Res<()> {
         for (name, t, ext, m) in msgs {
             let mut buf = vec![0u8; m.encoded_len()];
             let n = m.encode(&mut buf).map_err(de)?;
-            let p = NvspPacket { version: vi as u8, recv_buf: RECV_BUF, send_buf: SEND_BUF, packet_type: t, ext: &ext, payload: &buf[..n] };
+            // Completions answer a control request (sequence 1); receives carry the host's id.
+            let trans_id = if t == comp { (1 << 63) | 1 } else { 0x1234 };
+            let p = NvspPacket { version: vi as u8, recv_buf: RECV_BUF, send_buf: SEND_BUF, packet_type: t, trans_id, ext: &ext, payload: &buf[..n] };
+            let mut o = Output::new();
+            p.encode(&mut o);
+            s.add("nvsp_message", &format!("{}-{name}", v.name().replace(' ', "").to_lowercase()), &o.0)?;
+        }
+        // The whole setup conversation: INIT accepted, both buffers described; and a host
+        // that refuses this version first.
+        let enc = |m: NvspMessage<'_>| -> Res<Vec<u8>> {
+            let mut b = vec![0u8; m.encoded_len()];
+            let n = m.encode(&mut b).map_err(de)?;
+            b.truncate(n);
+            Ok(b)
+        };
+        let recv = enc(NvspMessage::SendReceiveBufferComplete(ReceiveBufferComplete::single(layout.section())))?;
+        let send = enc(NvspMessage::send_buffer_complete(NVSP_STAT_SUCCESS, 6144))?;
+        for (name, first) in [("setup", vec![enc(NvspMessage::init_complete(Some(*v), 0))?]),
+                              ("setup-refused-first", vec![enc(NvspMessage::init_complete(None, 0))?, enc(NvspMessage::init_complete(Some(*v), 0))?])] {
+            let mut chunks = Output::new();
+            for c in first.iter().chain([&recv, &send]) {
+                chunks.chunk(c);
+            }
+            let p = NvspPacket { version: SETUP | vi as u8, recv_buf: RECV_BUF, send_buf: SEND_BUF, packet_type: 0, trans_id: 0, ext: &[], payload: &chunks.0 };
             let mut o = Output::new();
             p.encode(&mut o);
             s.add("nvsp_message", &format!("{}-{name}", v.name().replace(' ', "").to_lowercase()), &o.0)?;
@@ -379,9 +403,15 @@ fn network_rndis(s: &mut Seeds) -> Res<()> {
     let mut dev = RndisDevice::new(DeviceConfig::new([0x00, 0x15, 0x5d, 0x01, 0x02, 0x03]));
     let mut out = vec![0u8; 4096];
     let mut req = vec![0u8; 512];
-    let add = |s: &mut Seeds, name: &str, req_id: u32, oid: u8, bytes: &[u8]| {
+    // The request each answer completes (index into pvguest_fuzz::rndis::REQUESTS).
+    const INIT: u8 = 0;
+    const QUERY: u8 = 1;
+    const SET: u8 = 2;
+    const RESET: u8 = 3;
+    const KEEPALIVE: u8 = 4;
+    let add = |s: &mut Seeds, name: &str, req_id: u32, oid: u8, request: u8, bytes: &[u8]| {
         let mut o = Output::new();
-        Section { req_id, oid, bytes }.encode(&mut o);
+        Section { req_id, oid, request, bytes }.encode(&mut o);
         s.add("rndis_message", name, &o.0)
     };
     let reply = |dev: &mut RndisDevice, req: &[u8], out: &mut Vec<u8>| -> Res<Vec<u8>> {
@@ -392,7 +422,7 @@ fn network_rndis(s: &mut Seeds) -> Res<()> {
     };
     let n = rndis::build_init(&mut req, 1, 0x4000).map_err(de)?;
     let r = reply(&mut dev, &req[..n], &mut out)?;
-    add(s, "init-complete", 1, 0, &r)?;
+    add(s, "init-complete", 1, 0, INIT, &r)?;
     for (i, oid) in pvguest_fuzz::rndis::OIDS.iter().enumerate() {
         let mut info = [0u8; 256];
         let len = match *oid {
@@ -403,24 +433,24 @@ fn network_rndis(s: &mut Seeds) -> Res<()> {
         let id = 2 + i as u32;
         let n = rndis::build_query(&mut req, id, *oid, &info[..len]).map_err(de)?;
         let r = reply(&mut dev, &req[..n], &mut out)?;
-        add(s, &format!("query-{oid:08x}"), id, i as u8, &r)?;
+        add(s, &format!("query-{oid:08x}"), id, i as u8, QUERY, &r)?;
     }
     let filter = (oid::NDIS_PACKET_TYPE_DIRECTED | oid::NDIS_PACKET_TYPE_BROADCAST).to_le_bytes();
     let n = rndis::build_set(&mut req, 20, oid::RNDIS_OID_GEN_CURRENT_PACKET_FILTER, &filter).map_err(de)?;
     let r = reply(&mut dev, &req[..n], &mut out)?;
-    add(s, "set-complete", 20, 0, &r)?;
+    add(s, "set-complete", 20, 0, SET, &r)?;
     let n = rndis::build_keepalive(&mut req, 21).map_err(de)?;
     let r = reply(&mut dev, &req[..n], &mut out)?;
-    add(s, "keepalive-complete", 21, 0, &r)?;
+    add(s, "keepalive-complete", 21, 0, KEEPALIVE, &r)?;
     let n = rndis::build_reset(&mut req).map_err(de)?;
     let r = reply(&mut dev, &req[..n], &mut out)?;
-    add(s, "reset-complete", 0, 0, &r)?;
+    add(s, "reset-complete", 0, 0, RESET, &r)?;
     let n = dev.set_link(false, &mut out).map_err(de)?;
-    add(s, "link-down", 0, 0, &out[..n].to_vec())?;
+    add(s, "link-down", 0, 0, 0, &out[..n].to_vec())?;
     let n = dev.set_link_speed(100_000, &mut out).map_err(de)?;
-    add(s, "link-speed", 0, 0, &out[..n].to_vec())?;
+    add(s, "link-speed", 0, 0, 0, &out[..n].to_vec())?;
     let n = dev.network_change(&mut out).map_err(de)?;
-    add(s, "network-change", 0, 0, &out[..n].to_vec())?;
+    add(s, "network-change", 0, 0, 0, &out[..n].to_vec())?;
 
     // Received frames: a small and a full-size one, with the metadata a host attaches.
     let mut frame = vec![0u8; 1514];
@@ -435,10 +465,10 @@ fn network_rndis(s: &mut Seeds) -> Res<()> {
     let mut batch = Vec::new();
     for (name, info, len) in infos {
         let n = build_rx_packet(&mut out, &frame[..len], &info).map_err(de)?;
-        add(s, name, 0, 0, &out[..n].to_vec())?;
+        add(s, name, 0, 0, 0, &out[..n].to_vec())?;
         batch.extend_from_slice(&out[..n]);
     }
-    add(s, "rx-batch", 0, 0, &batch)?;
+    add(s, "rx-batch", 0, 0, 0, &batch)?;
     Ok(())
 }
 

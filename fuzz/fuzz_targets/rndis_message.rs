@@ -1,22 +1,29 @@
 //! RNDIS messages a network VSC receives in a receive section (`netvsc_proto::rndis`,
-//! `packet`, `ppi`, `oid`): data messages with their per-packet info, control completions
-//! with their information buffers read as the queried OID's object, status indications.
-//! Format: `pvguest_fuzz::rndis::Section`.
+//! `packet`, `ppi`, `oid`, and the guest's `netvsc_proto::guest::parse_rx`, `response`,
+//! `InitParams`, `query_*`, `set_status`, `channels_wanted`): data messages with their
+//! per-packet info, control completions matched against the request the guest waits for and
+//! read as the queried OID's object, status indications. Format: `pvguest_fuzz::rndis::Section`.
 //!
 //! Properties: no panic; a parsed message lies inside the section (`msg_len` at least the
 //! header) and so does every buffer it points to; a data message's frame, OOB and PPI areas
 //! lie inside it and apart; every PPI record lies inside the PPI area and the first record of
 //! each known kind is what `PacketInfo` reports; a message re-encodes (canonical offsets) to
 //! one that parses to the same contents; the message walk consumes the section exactly, in
-//! at most `len / 8` steps; OID objects accepted from a query answer are no larger than the
-//! answer.
+//! at most `len / 8` steps; a frame the guest takes lies inside its message, is at least an
+//! Ethernet header and carries the metadata of the message's PPIs; a response the guest
+//! accepts is the completion of the request it waits for, with its id, no longer than the
+//! response buffer; accepted results are no larger than asked (MAC addresses unicast and
+//! non-zero, alignment a power of two, channel counts within the host's queues).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use netvsc_proto::oid::{ConfigParameter, NdisOffload, NdisOffloadEncapsulation, NdisRecvScaleCap, RssParams};
 use netvsc_proto::packet::{self, PacketMessage};
 use netvsc_proto::ppi::{self, PacketInfo, PpiIter};
-use netvsc_proto::rndis::{Messages, RndisError, RndisMessage, RNDIS_HEADER_SIZE};
-use pvguest_fuzz::rndis::{Section, OIDS};
+use netvsc_proto::rndis::{self, Messages, RndisError, RndisMessage, RNDIS_HEADER_SIZE};
+use netvsc_proto::guest::{self, InitParams, RxMessage, ETH_HLEN};
+use netvsc_proto::nvsp::NvspVersion;
+use netvsc_proto::rndis::{RNDIS_MAX_RESPONSE_SIZE, RNDIS_MSG_COMPLETION, RNDIS_MSG_INIT, RNDIS_MSG_QUERY, RNDIS_MSG_SET};
+use pvguest_fuzz::rndis::{Section, OIDS, REQUESTS};
 use pvguest_fuzz::Input;
 
 /// Whether `inner` lies inside `outer` (same memory).
@@ -152,9 +159,83 @@ fn check_message(m: &RndisMessage<'_>, msg: &[u8], range: &[u8], s: &Section<'_>
     }
 }
 
+/// `rndis_filter_receive()`: one message of a transfer range, as the guest takes it.
+fn check_rx(range: &[u8]) {
+    match guest::parse_rx(range) {
+        Ok(RxMessage::Data { frame, meta }) => {
+            assert!(frame.len() >= ETH_HLEN && frame.end <= range.len());
+            let h = packet::parse_packet_header(range).expect("a frame from a valid header");
+            assert_eq!(frame, h.data);
+            assert!(h.msg_len as usize <= range.len() && frame.end <= h.msg_len as usize);
+            let info = PacketInfo::from_area(h.ppi);
+            assert_eq!(meta.vlan_tci, info.vlan.map(|v| v.to_tci()));
+            assert_eq!(meta.hash, info.hash_value);
+            assert_eq!(meta.csum_verified, info.rx_checksum().is_some_and(|c| c.l4_verified()));
+        }
+        Ok(RxMessage::Response(m)) => assert!(m.msg_type() & RNDIS_MSG_COMPLETION != 0),
+        Ok(RxMessage::Status(e)) => {
+            let _ = guest::status_known(&e);
+        }
+        Ok(RxMessage::Ignored(t)) => assert_eq!(t, rndis::RNDIS_MSG_KEEPALIVE),
+        Err(e) => assert!(guest::DropKind::ALL.contains(&e.kind())),
+    }
+}
+
+/// `rndis_filter_receive_response()` and the request's reader: the message as the answer to
+/// the request the guest waits for.
+fn check_response(s: &Section<'_>) {
+    let request = REQUESTS[usize::from(s.request) % REQUESTS.len()];
+    let Ok(m) = guest::response(s.bytes, s.req_id, request) else { return };
+    assert_eq!(m.msg_type(), request | RNDIS_MSG_COMPLETION);
+    assert!(m.request_id().is_none_or(|id| id == s.req_id));
+    let (_, len) = RndisMessage::parse(s.bytes).expect("accepted");
+    assert!(len <= RNDIS_MAX_RESPONSE_SIZE);
+    match request {
+        RNDIS_MSG_INIT => {
+            if let Ok(p) = InitParams::from_response(&m) {
+                assert!(p.max_pkt_per_msg >= 1 && p.pkt_align.is_power_of_two());
+            }
+        }
+        RNDIS_MSG_SET => {
+            let _ = guest::set_status(&m);
+        }
+        RNDIS_MSG_QUERY => match usize::from(s.oid) % OIDS.len() {
+            0 => {
+                let _ = guest::query_offload(&m);
+            }
+            1 => {
+                if let Ok(c) = guest::query_rss_caps(&m) {
+                    for v in NvspVersion::NEWEST_FIRST {
+                        let n = guest::channels_wanted(64, 0, 0, Some(&c), v);
+                        let queues = c.num_recv_que;
+                        assert!(n >= 1 && u32::from(n) <= netvsc_proto::nvsp::VRSS_CHANNEL_MAX);
+                        assert!(n == 1 || u32::from(n) <= queues);
+                    }
+                }
+            }
+            5 => {
+                if let Ok(mac) = guest::query_mac(&m) {
+                    assert!(mac[0] & 1 == 0 && mac != [0; 6]);
+                }
+            }
+            6 => {
+                let _ = guest::query_u32(&m);
+            }
+            _ => {
+                if let Ok(info) = guest::query_info(&m, 256) {
+                    assert!(info.len() <= 256);
+                }
+            }
+        },
+        _ => {}
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let s = Section::decode(&mut Input::new(data));
     let range = s.bytes;
+    check_rx(range);
+    check_response(&s);
 
     // One message per transfer range (`rndis_filter_receive()`).
     match RndisMessage::parse(range) {

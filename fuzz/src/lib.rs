@@ -395,10 +395,16 @@ pub mod scsi {
 pub mod nvsp {
     use super::{Input, Output};
 
+    /// Flag in [`NvspPacket::version`]: the payload is a series of chunks, the host's
+    /// completions of the guest's NVSP setup requests (`netvsc_proto::guest::NvspSetup`,
+    /// proposing the version the low bits select first).
+    pub const SETUP: u8 = 0x80;
+
     /// The packet and the guest's state when it arrives.
     #[derive(Clone, Debug, Default, PartialEq, Eq)]
     pub struct NvspPacket<'a> {
-        /// The negotiated NVSP version: index into the known versions, beyond them none yet.
+        /// The negotiated NVSP version: index into the known versions, beyond them none yet
+        /// (and the [`SETUP`] flag).
         pub version: u8,
         /// Bytes of the guest's receive buffer.
         pub recv_buf: u32,
@@ -406,7 +412,9 @@ pub mod nvsp {
         pub send_buf: u32,
         /// VMBus packet type.
         pub packet_type: u16,
-        /// The packet's extension (transfer-page header and ranges).
+        /// The packet's `trans_id`.
+        pub trans_id: u64,
+        /// The packet's extension (transfer-page header and ranges; padded to 8 bytes).
         pub ext: &'a [u8],
         /// The NVSP message.
         pub payload: &'a [u8],
@@ -420,13 +428,14 @@ pub mod nvsp {
                 recv_buf: i.u32(),
                 send_buf: i.u32(),
                 packet_type: i.u16(),
+                trans_id: i.u64(),
                 ext: i.chunk(),
                 payload: i.rest(),
             }
         }
         /// Writes it.
         pub fn encode(&self, o: &mut Output) {
-            o.u8(self.version).u32(self.recv_buf).u32(self.send_buf).u16(self.packet_type).chunk(self.ext).bytes(self.payload);
+            o.u8(self.version).u32(self.recv_buf).u32(self.send_buf).u16(self.packet_type).u64(self.trans_id).chunk(self.ext).bytes(self.payload);
         }
     }
 }
@@ -448,6 +457,10 @@ pub mod rndis {
         0x0001_0114, // RNDIS_OID_GEN_MEDIA_CONNECT_STATUS
     ];
 
+    /// The control requests the guest may be waiting for, by [`Section::request`] (modulo
+    /// the length): `RNDIS_MSG_INIT`, `QUERY`, `SET`, `RESET`, `KEEPALIVE`.
+    pub const REQUESTS: [u32; 5] = [2, 4, 5, 6, 8];
+
     /// A receive section and the request the guest is waiting for.
     #[derive(Clone, Debug, Default, PartialEq, Eq)]
     pub struct Section<'a> {
@@ -455,6 +468,8 @@ pub mod rndis {
         pub req_id: u32,
         /// Which OID that request queried (index into [`OIDS`]).
         pub oid: u8,
+        /// Which request it is (index into [`REQUESTS`]).
+        pub request: u8,
         /// The section bytes (one or more RNDIS messages).
         pub bytes: &'a [u8],
     }
@@ -462,11 +477,11 @@ pub mod rndis {
     impl<'a> Section<'a> {
         /// Reads it.
         pub fn decode(i: &mut Input<'a>) -> Self {
-            Section { req_id: i.u32(), oid: i.u8(), bytes: i.rest() }
+            Section { req_id: i.u32(), oid: i.u8(), request: i.u8(), bytes: i.rest() }
         }
         /// Writes it.
         pub fn encode(&self, o: &mut Output) {
-            o.u32(self.req_id).u8(self.oid).bytes(self.bytes);
+            o.u32(self.req_id).u8(self.oid).u8(self.request).bytes(self.bytes);
         }
     }
 }
