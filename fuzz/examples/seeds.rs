@@ -10,12 +10,13 @@
 //!   simulator yet): `vstor_proto::disk` answering the discovery commands for the disks the
 //!   tests use (`scsi_discovery`), the NVSP messages a NetVSP sends (`nvsp_message`), and
 //!   `netvsc_proto::device` answering a guest's RNDIS requests, its status indications and
-//!   received frames with per-packet info (`rndis_message`).
+//!   received frames with per-packet info (`rndis_message`), and the hypervisor-side
+//!   encoders of `hcall_abi` (`hcall_result`).
 //!
 //! ```text
 //! cargo run --manifest-path fuzz/Cargo.toml --example seeds -- OUT_DIR [CAPTURE_DIR...]
 //! ```
-//! `scripts/fuzz --seed CAPTURE_DIR...` runs this and merges the seeds, minimised, into
+//! `scripts/fuzz --seed CAPTURE_DIR` (repeatable) runs this and merges the seeds, minimised, into
 //! fuzz/corpus/<target>.
 
 use std::collections::BTreeMap;
@@ -472,6 +473,65 @@ fn network_rndis(s: &mut Seeds) -> Res<()> {
     Ok(())
 }
 
+/// `hcall_result` inputs from the host-side encoders the simulator uses: rep-call results
+/// (one step, several steps, a failure part-way), SynIC message slots as `host_post` leaves
+/// them (free, busy with a message pending), event flags, a reference TSC page for a 2.5 GHz
+/// TSC, a pvclock record.
+fn hcall(s: &mut Seeds) -> Res<()> {
+    use hcall_abi::status::Status;
+    use hcall_abi::{reftsc, synic, tlfs};
+    let rep = |r: u16| tlfs::rep_result(Status::Success, r).map_err(de);
+    let mut o = Output::new();
+    o.u8(0).u64(rep(0)?);
+    s.add("hcall_result", "result-success", &o.0)?;
+    let mut o = Output::new();
+    o.u8(0).u64(u64::MAX);
+    s.add("hcall_result", "result-no-page", &o.0)?;
+    for (name, count, steps) in [("rep-one-step", 16u16, vec![16u16]), ("rep-three-steps", 100, vec![10, 60, 100])] {
+        let mut o = Output::new();
+        o.u8(1).u16(0x0013).u16(count).u8(0);
+        for st in steps {
+            o.u64(rep(st)?);
+        }
+        s.add("hcall_result", name, &o.0)?;
+    }
+    let mut o = Output::new();
+    o.u8(1).u16(0x0013).u16(50).u8(0).u64(rep(20)?).u64(tlfs::rep_result(Status::InsufficientMemory, 30).map_err(de)?);
+    s.add("hcall_result", "rep-fails", &o.0)?;
+
+    let mut slot = [0u8; synic::MESSAGE_SIZE];
+    synic::host_post(&mut slot, 1, 0, &[0x11; 48]).map_err(de)?;
+    let mut o = Output::new();
+    o.u8(2).bytes(&slot).u32(1).u64(7).u8(200);
+    s.add("hcall_result", "synic-slot", &o.0)?;
+    synic::host_post(&mut slot, 1, 0, &[0x22; 8]).map_err(de)?;
+    let mut o = Output::new();
+    o.u8(2).bytes(&slot).u32(1).u64(7).u8(8);
+    s.add("hcall_result", "synic-slot-pending", &o.0)?;
+
+    let mut page = vec![0u8; synic::PAGE_SIZE];
+    for f in [1u32, 5, 64, 2047] {
+        synic::flag_set(&mut page, 2, f).map_err(de)?;
+    }
+    let mut o = Output::new();
+    o.u8(3).u8(2).bytes(synic::flags_area(&page, 2).map_err(de)?);
+    s.add("hcall_result", "event-flags", &o.0)?;
+
+    let scale = reftsc::scale_for_tsc_hz(2_500_000_000).map_err(de)?;
+    let mut o = Output::new();
+    o.u8(4).u8(4);
+    for (before, after) in [(1u32, 1u32), (2, 3), (0, 0), (5, 5)] {
+        o.u32(before).u64(scale).u64(1000).u64(123_456_789).u32(after);
+    }
+    s.add("hcall_result", "tsc-page", &o.0)?;
+
+    let mut o = Output::new();
+    o.u8(5).u32(2).u64(1_000_000).u64(5_000_000_000).u32(0xcccc_cccc).u8(0xff).u8(1).u64(2_000_000).u32(2).u8(3);
+    o.u32(4).u32(1_700_000_000).u32(500).u32(4).u64(5_000_000_000);
+    s.add("hcall_result", "pvclock", &o.0)?;
+    Ok(())
+}
+
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((out, caps)) = args.split_first() else {
@@ -487,6 +547,7 @@ fn main() -> Res<()> {
     scsi(&mut s)?;
     network_nvsp(&mut s)?;
     network_rndis(&mut s)?;
+    hcall(&mut s)?;
     for (t, n) in &s.counts {
         println!("{t}: {n} seeds");
     }
