@@ -1063,3 +1063,36 @@ fn leak_check_scans_send_sections_and_ranges() {
     assert!(r.contains("RNDIS message in send section 41: poison"), "{r}");
     assert!(r.contains("RNDIS message in GPA ranges: poison"), "{r}");
 }
+
+#[test]
+fn rescind_during_traffic_and_reoffer() {
+    let n0 = nic("nic0", 0, "loopback,queues=2");
+    let m = Machine::new(vec![n0.clone()]);
+    let mut g = Guest::open(&m, 1);
+    g.init(NvspVersion::V61, 1500);
+    g.rndis_init();
+    let c = g.request(0, &NvspMessage::subchannel_request(1));
+    assert!(matches!(nvsp::parse(&c, Sender::Host), Ok(NvspMessage::SubchannelComplete(_))));
+    g.open_sub(1, 2);
+    // Traffic the guest does not read: sections run out, frames queue up in the host.
+    g.auto_complete = false;
+    let msg = tx_message(&frame_to_peer(&[1u8; 1400]), &TxInfo::default());
+    for i in 0..300u32 {
+        assert_eq!(g.send_section((i % 2) as usize, i % 100, &msg, false), 1);
+    }
+    wait_stat(&n0, "sections_free", "0");
+    assert_eq!(m.vmbus.rescind("nic0").unwrap(), "rescinded nic0 (2 channels)");
+    wait_stat(&n0, "channels", "0");
+    assert_eq!(stat(&n0, "version"), "none");
+    assert_eq!(stat(&n0, "sections_total"), "0");
+    // Offered again under a new relid: a fresh NIC, working.
+    let r = m.vmbus.reoffer("nic0").unwrap();
+    let relid: u32 = r.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(relid > 2, "{r}");
+    let mut g2 = Guest::open(&m, relid);
+    g2.init(NvspVersion::V61, 1500);
+    g2.rndis_init();
+    assert_eq!(g2.send_gpa(0, &tx_message(&frame_to_peer(b"again"), &TxInfo::default()), false, None), 1);
+    assert!(data_of(&g2.rx_data(1)[0].1).0.ends_with(b"again"));
+    assert_eq!(stat(&n0, "bad"), "0");
+}
