@@ -2,6 +2,44 @@
 # does. Lines starting with "REPORT <key>: <value>" become the report scripts/run prints.
 # timeout: 300
 report() { echo "REPORT $1: $2"; }
+# The synthetic disk (storage0, backed by an image file on the host): ext4 on it, files
+# written and fsync'd, read back after dropping the caches and checked against their
+# checksums; the lsblk line and the throughput go into the report.
+storage_demo() {
+	ls /sys/bus/pvg_vmbus/devices/*/modalias >/dev/null 2>&1 &&
+		grep -qx 'vmbus:d96361baa104294db60572e2ffb1dc7f' /sys/bus/pvg_vmbus/devices/*/modalias || return 0
+	load pvg_storvsc
+	wait_until 60 "disk pvda" test -e /sys/block/pvda
+	report "disk" "$(lsblk -dn -P -o NAME,SIZE,LOG-SEC,PHY-SEC,ROTA,DISC-MAX /dev/pvda | tr -d '"'), serial $(cat /sys/block/pvda/serial), $(ls /sys/block/pvda/mq | wc -l) queues"
+	local n=4 mib=4 t0 t1 t2 t3 i
+	local bytes=$((n * mib * 1048576))
+	mbps() { awk -v b="$1" -v ns="$2" 'BEGIN { printf "%.1f MB/s", b / ns * 1000 }'; }
+	mkfs.ext4 -q -F /dev/pvda
+	mkdir -p /mnt/pvd
+	mount /dev/pvda /mnt/pvd
+	head -c $bytes /dev/urandom >/dev/shm/pool
+	t0=$(date +%s%N)
+	for i in $(seq $n); do
+		dd if=/dev/shm/pool of=/mnt/pvd/f$i bs=1M skip=$(((i - 1) * mib)) count=$mib status=none
+	done
+	sync -f /mnt/pvd
+	t1=$(date +%s%N)
+	for i in $(seq $n); do
+		dd if=/dev/shm/pool bs=1M skip=$(((i - 1) * mib)) count=$mib status=none | sha256sum | sed "s/-\$/f$i/"
+	done >/tmp/demo.sums
+	rm /dev/shm/pool
+	umount /mnt/pvd
+	echo 3 >/proc/sys/vm/drop_caches
+	mount -o ro /dev/pvda /mnt/pvd
+	t2=$(date +%s%N)
+	cat /mnt/pvd/f* >/dev/null
+	t3=$(date +%s%N)
+	(cd /mnt/pvd && sha256sum -c --quiet /tmp/demo.sums) || fail "files read back from the synthetic disk differ"
+	umount /mnt/pvd
+	report "ext4" "mkfs.ext4 on pvda; $n files of $mib MiB written + fsync'd at $(mbps $bytes $((t1 - t0))), read back cold at $(mbps $bytes $((t3 - t2))); $n of $n sha256 checksums match"
+	unload pvg_storvsc
+}
+
 report kernel "$(uname -r) ($(nproc) vCPU, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo))"
 load pvg_hcall
 d=/sys/kernel/debug/pvg_hcall
@@ -38,6 +76,7 @@ if [ "$(sed -n 's/^backend: //p' $d/detect)" = sim ]; then
 		report "echo channel" "20000 packets of 1-4032 bytes sent, echoed by the host and verified, $((20000 * 1000000 / us)) packets/s"
 		unload pvg_echo
 	fi
+	storage_demo
 	unload pvg_vmbus
 	expect_klog 'pvg_vmbus: unloaded: 0 channels and 0 shared buffers left' "VMBus unload without leaks"
 fi

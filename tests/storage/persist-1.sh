@@ -8,6 +8,7 @@
 # and unloads. The image stays in the test run's directory for part 2.
 # timeout: 600
 # boot: vcpus=2
+# also: hostile
 # sim: --disk size=512M,path={workdir}/../persist.img,volatile=on
 MiB=$((1024 * 1024))
 

@@ -5,6 +5,7 @@
 # back with the cut), the checksum list is complete, and e2fsck finds the file system clean.
 # timeout: 600
 # boot: vcpus=2
+# also: hostile
 # sim: --disk path={workdir}/../persist.img,create=no,remove=on
 
 load pvg_storvsc
