@@ -3,6 +3,17 @@
 # The synthetic NIC is whichever interface's device is bound to pvg_netvsc (its name is the
 # kernel's choice); its peer is the harness's TAP in a namespace of its own, 10.99.0.1.
 
+# A test that fails leaves nothing behind for the next one in the same guest: the module is
+# unloaded (its interface and addresses go with it).
+_nic_exit() {
+	local rc=$?
+	if [ "$rc" -ne 0 ] && grep -q '^pvg_netvsc ' /proc/modules; then
+		rmmod pvg_netvsc 2>/dev/null || echo "cleanup: rmmod pvg_netvsc failed"
+	fi
+	return "$rc"
+}
+trap _nic_exit EXIT
+
 # nic_name: the pvg_netvsc interface (empty if none).
 nic_name() {
 	local d
@@ -12,9 +23,12 @@ nic_name() {
 	return 0
 }
 
+# nic_present: whether a pvg_netvsc interface exists.
+nic_present() { [ -n "$(nic_name)" ]; }
+
 # nic_wait [SECS]: wait for the interface; sets NIC.
 nic_wait() {
-	wait_until "${1:-60}" "a pvg_netvsc interface" test -n "$(nic_name)"
+	wait_until "${1:-60}" "a pvg_netvsc interface" nic_present
 	NIC=$(nic_name)
 }
 
@@ -34,10 +48,17 @@ nic_stat() {
 	echo "$v"
 }
 
+# stat_ge NAME VALUE: whether counter NAME of `ethtool -S $NIC` is at least VALUE (for
+# wait_until, which re-runs its command).
+stat_ge() { [ "$(nic_stat "$1")" -ge "$2" ]; }
+
 # host_stat FIELD [NIC]: FIELD=value from the simulator's `stats` of nic0 (or NIC).
 host_stat() {
 	host sim dev "${2:-nic0}" stats | tr ' ' '\n' | awk -F= -v f="$1" '$1 == f { print $2 }'
 }
+
+# host_stat_is FIELD VALUE: whether the simulator's FIELD is VALUE (for wait_until).
+host_stat_is() { [ "$(host_stat "$1")" = "$2" ]; }
 
 # peer CMD...: run CMD in the peer namespace (fails the test on a non-zero status).
 peer() {

@@ -1,0 +1,20 @@
+# Bad input from the host: a packet with two bad per-packet-info areas (a record offset past the record, an area past the message).
+# The NIC drops it, counts it (ethtool -S rx_bad_ppi, +2) and keeps working.
+# timeout: 120
+# boot: vcpus=2
+# sim: --nic tap=pvt0
+# also: hostile
+. /payload/tests/lib/net.sh
+load pvg_netvsc
+nic_wait
+nic_up 10.99.0.2/24
+ping -c 1 -W 5 10.99.0.1 >/dev/null || fail "ping before the bad input"
+before=$(nic_stat rx_bad_ppi)
+expect_eq "$(host sim dev nic0 inject ppi-bad-offset)" "injected ppi-bad-offset" "inject"
+wait_until 10 "rx_bad_ppi to grow by 2" stat_ge rx_bad_ppi $((before + 2))
+expect_klog "pvg_netvsc: .*dropped input from the host" "drop line"
+ping -c 3 -W 5 10.99.0.1 >/dev/null || fail "ping after the bad input"
+peer ping -c 2 -W 5 10.99.0.2 >/dev/null
+note "rx_bad_ppi: $before -> $(nic_stat rx_bad_ppi)"
+ip link set "$NIC" down
+unload pvg_netvsc
