@@ -40,6 +40,48 @@ storage_demo() {
 	unload pvg_storvsc
 }
 
+# The synthetic NIC (nic0, attached to a TAP in a network namespace of its own on the host,
+# peer 10.99.0.1): address, ping, 64 MiB over TCP each way checked by SHA-256 on the other side;
+# the link line and the throughput go into the report.
+network_demo() {
+	ls /sys/bus/pvg_vmbus/devices/*/modalias >/dev/null 2>&1 &&
+		grep -qx 'vmbus:635161f83edfc546913ff2d2f965ed0e' /sys/bus/pvg_vmbus/devices/*/modalias || return 0
+	. /payload/tests/lib/net.sh
+	load pvg_netvsc
+	nic_wait
+	nic_up 10.99.0.2/24
+	local link=down
+	[ "$(cat /sys/class/net/$NIC/carrier)" = 1 ] && link=up
+	report "NIC" "$NIC: link $link, MAC $(cat /sys/class/net/$NIC/address), MTU $(cat /sys/class/net/$NIC/mtu), $(ethtool "$NIC" | sed -n 's/^\tSpeed: //p'), $(ls -d /sys/class/net/$NIC/queues/rx-* | wc -l) queues, driver $(ethtool -i "$NIC" | sed -n 's/^driver: //p')"
+	local p
+	p=$(ping -c 3 -q 10.99.0.1 | sed -n 's/^rtt [^=]*= [^/]*\/\([^/]*\)\/.*/\1/p') || fail "ping to the peer failed"
+	local bytes=67108864 t0 t1 got src sink
+	digest() { printf '%s\n' "$1" | sed -n 's/.*sha256=\([0-9a-f]*\).*/\1/p'; }
+	host net bg src netpeer source 5101 $bytes 11 >/dev/null
+	sleep 1
+	t0=$(date +%s%N)
+	got=$(sha256sum </dev/tcp/10.99.0.1/5101 | cut -d' ' -f1)
+	t1=$(date +%s%N)
+	src=$(host net wait src 100) || fail "netpeer source: $src"
+	expect_eq "$got" "$(digest "$src")" "SHA-256 of 64 MiB received"
+	local rx_mbit=$((bytes * 8 * 1000 / (t1 - t0)))
+	host net bg sink netpeer sink 5102 >/dev/null
+	sleep 1
+	head -c $bytes /dev/urandom >/dev/shm/net.out
+	local want
+	want=$(sha256sum </dev/shm/net.out | cut -d' ' -f1)
+	t0=$(date +%s%N)
+	cat /dev/shm/net.out >/dev/tcp/10.99.0.1/5102
+	sink=$(host net wait sink 100) || fail "netpeer sink: $sink"
+	t1=$(date +%s%N)
+	rm /dev/shm/net.out
+	expect_eq "$(digest "$sink")" "$want" "SHA-256 of 64 MiB sent, as the peer computed it"
+	local tx_mbit=$((bytes * 8 * 1000 / (t1 - t0)))
+	report "TCP" "ping rtt ${p:-?} ms; 64 MiB peer -> guest at $rx_mbit Mbit/s and guest -> peer at $tx_mbit Mbit/s, SHA-256 verified on the receiving side"
+	ip link set "$NIC" down
+	unload pvg_netvsc
+}
+
 report kernel "$(uname -r) ($(nproc) vCPU, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo))"
 load pvg_hcall
 d=/sys/kernel/debug/pvg_hcall
@@ -77,6 +119,7 @@ if [ "$(sed -n 's/^backend: //p' $d/detect)" = sim ]; then
 		unload pvg_echo
 	fi
 	storage_demo
+	network_demo
 	unload pvg_vmbus
 	expect_klog 'pvg_vmbus: unloaded: 0 channels and 0 shared buffers left' "VMBus unload without leaks"
 fi
