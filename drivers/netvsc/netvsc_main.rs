@@ -72,7 +72,7 @@ module! {
         },
         tx_slots: u32 {
             default: 512,
-            description: "Sends in flight per queue",
+            description: "Sends in flight per queue (4..4096)",
         },
         ctl_timeout_ms: u32 {
             default: 10000,
@@ -129,7 +129,7 @@ impl Params {
             recv_buffer: kb(p::recv_buffer_kb.value(), 256, 31 * 1024),
             send_buffer: kb(p::send_buffer_kb.value(), 64, 15 * 1024),
             max_queues: p::max_queues.value().min(nic::MAX_CHANNELS),
-            tx_slots: p::tx_slots.value().clamp(16, 4096),
+            tx_slots: p::tx_slots.value().clamp(4, 4096),
             ctl_timeout_ms: p::ctl_timeout_ms.value().clamp(100, 600_000),
         }
     }

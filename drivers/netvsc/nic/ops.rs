@@ -72,6 +72,14 @@ impl Nic {
         }
     }
 
+    /// Linux's default send table for `n` queues (entry `i` is `i % n`).
+    pub(super) fn set_default_send_table(&self, n: u16) {
+        let t = guest::SendTable::round_robin(n);
+        for (d, s) in self.send_table.iter().zip(t.entries().iter()) {
+            d.store(*s, Ordering::Relaxed);
+        }
+    }
+
     /// `ndo_get_stats64`.
     pub(crate) fn stats64(&self, out: &mut NetStats) {
         for q in self.stats.queues.iter() {

@@ -298,6 +298,10 @@ impl Nic {
                 pr_warn!("{}: RSS parameters refused ({:?}); received frames all arrive on queue 0\n", self.ifname(), e);
             }
         }
+        if !self.stats.send_table.load(Ordering::Acquire) {
+            // Until the host sends its table: flows spread round robin (as Linux does).
+            self.set_default_send_table(n as u16);
+        }
         self.nr_queues.store(n, Ordering::Release);
         self.stats.nr_queues.store(n, Ordering::Relaxed);
         if let Some(dev) = self.ndev.copy() {
