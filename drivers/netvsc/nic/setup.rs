@@ -20,8 +20,12 @@ use crate::vmbus::Channel;
 use crate::work;
 
 impl Nic {
-
     /// NVSP: version, NDIS config and version, the receive and send buffers.
+    ///
+    /// The NDIS config announces the largest MTU the interface will ever use ([`MAX_MTU`]),
+    /// once: later MTU changes stay inside the guest (Linux instead tears the device down and
+    /// sets it up again for each change). That is safe because the MTU range offered to the
+    /// stack is capped by what the host's receive sections hold (`guest::max_mtu`).
     pub(super) fn setup_nvsp(&self) -> Result {
         let cfg = SetupConfig {
             newest: NvspVersion::V61,
