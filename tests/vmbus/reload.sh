@@ -3,6 +3,9 @@
 # timeout: 1200
 # boot: vcpus=2 sim=--echo=1
 avail() { awk '/MemAvailable/ {print $2}' /proc/meminfo; }
+# The kernel's own allocations (slab, vmalloc, per-cpu, stacks, page tables): free memory alone
+# moves by MiBs with per-cpu page lists and fragmentation.
+kmem() { awk '/^(SUnreclaim|VmallocUsed|Percpu|KernelStack|PageTables):/ {s += $2} END {print s}' /proc/meminfo; }
 cycle() {
 	load pvg_echo
 	for _ in $(seq 50); do ls -d /sys/kernel/debug/pvg_echo.* >/dev/null 2>&1 && break; sleep 0.1; done
@@ -14,12 +17,13 @@ cycle() {
 	unload pvg_hcall
 }
 cycle 0
-sync; echo 3 >/proc/sys/vm/drop_caches
-before=$(avail)
+sync; echo 3 >/proc/sys/vm/drop_caches; echo 1 >/proc/sys/vm/compact_memory
+before=$(avail) kbefore=$(kmem)
 for i in $(seq 1 50); do cycle $i; done
-sync; echo 3 >/proc/sys/vm/drop_caches
-after=$(avail)
-note "MemAvailable before $before kB, after 50 cycles $after kB"
+sync; echo 3 >/proc/sys/vm/drop_caches; echo 1 >/proc/sys/vm/compact_memory
+after=$(avail) kafter=$(kmem)
+note "MemAvailable before $before kB, after 50 cycles $after kB; kernel allocations $kbefore kB -> $kafter kB"
 expect_eq "$(klog_since_begin | grep -c "pvg_vmbus: unloaded: 0 channels and 0 shared buffers left")" 51 "clean unloads"
 ! klog_since_begin | grep -q "pvg_vmbus: unloaded with" || fail "an unload reported a leak: $(klog_since_begin | grep "unloaded with" | head -1)"
-[ $((before - after)) -lt 4096 ] || fail "MemAvailable dropped by $((before - after)) kB over 50 cycles"
+[ $((kafter - kbefore)) -lt 1024 ] || fail "kernel allocations grew by $((kafter - kbefore)) kB over 50 cycles"
+[ $((before - after)) -lt 16384 ] || fail "MemAvailable dropped by $((before - after)) kB over 50 cycles"
