@@ -291,8 +291,13 @@ impl Core {
     fn process_messages(self: &Arc<Self>) {
         loop {
             let m = {
+                // The guard must be a local declared after `_irqs`, so that it is released
+                // before interrupts come back on: a temporary in the block's tail expression
+                // would outlive `_irqs`, and the SynIC ISR taking the queue lock on this CPU
+                // would then spin forever (seen as an RCU stall under storage load).
                 let _irqs = crate::shim::IrqsOff::new();
-                self.queue.lock().pop()
+                let mut q = self.queue.lock();
+                q.pop()
             };
             let Some(m) = m else { break };
             if m.message_type != VMBUS_MESSAGE_TYPE {

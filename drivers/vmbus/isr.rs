@@ -168,7 +168,8 @@ fn take_message(ctx: &IsrContext<'_>, vp: u32) -> bool {
         ctx.stats.messages.fetch_add(1, Ordering::Relaxed);
         let ok = {
             let _irqs = IrqsOff::new();
-            ctx.queue.lock().push(&m)
+            let mut q = ctx.queue.lock(); // released before `_irqs` (see conn.rs)
+            q.push(&m)
         };
         if ok {
             queued = true;
