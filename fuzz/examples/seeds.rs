@@ -11,7 +11,7 @@
 //!   tests use (`scsi_discovery`), the NVSP messages a NetVSP sends (`nvsp_message`), and
 //!   `netvsc_proto::device` answering a guest's RNDIS requests, its status indications and
 //!   received frames with per-packet info (`rndis_message`), and the hypervisor-side
-//!   encoders of `hcall_abi` (`hcall_result`).
+//!   encoders of `hcall_abi` (`hcall_result`) and pvg-host's BAR header (`sim_header`).
 //!
 //! ```text
 //! cargo run --manifest-path fuzz/Cargo.toml --example seeds -- OUT_DIR [CAPTURE_DIR...]
@@ -532,6 +532,26 @@ fn hcall(s: &mut Seeds) -> Res<()> {
     Ok(())
 }
 
+/// `sim_header` inputs: the header pvg-host publishes (as main.rs builds it for the tests'
+/// guests), then with the guest's fields filled in, and a slot word being polled.
+fn sim(s: &mut Seeds) -> Res<()> {
+    use zerocopy::IntoBytes;
+    for (name, vps, ram) in [("2vp-2g", 2u32, 2u64 << 30), ("4vp-4g", 4, 4 << 30)] {
+        let mut h = sim_proto::BarHeader::new_host(vps, ram, 1);
+        let mut o = Output::new();
+        o.bytes(h.as_bytes());
+        s.add("sim_header", &format!("host-{name}"), &o.0)?;
+        h.vps = vps;
+        h.slots_gpa = 0x1_2345_6000;
+        h.guest_state = sim_proto::guest_state::ACTIVE;
+        h.guest_generation = 1;
+        let mut o = Output::new();
+        o.bytes(h.as_bytes()).u64(7u64 << 32 | u64::from(sim_proto::slot_state::DONE)).u32(7);
+        s.add("sim_header", &format!("guest-{name}"), &o.0)?;
+    }
+    Ok(())
+}
+
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((out, caps)) = args.split_first() else {
@@ -548,6 +568,7 @@ fn main() -> Res<()> {
     network_nvsp(&mut s)?;
     network_rndis(&mut s)?;
     hcall(&mut s)?;
+    sim(&mut s)?;
     for (t, n) in &s.counts {
         println!("{t}: {n} seeds");
     }
