@@ -8,7 +8,7 @@ module! {
     type: Selftest,
     name: "pvg_selftest",
     authors: ["pvguest developers"],
-    description: "pvguest test-harness fixture: fails, warns or hangs on request",
+    description: "pvguest test-harness fixture: fails, warns, hangs or leaks on request",
     license: "GPL",
     params: {
         fail: bool {
@@ -23,6 +23,10 @@ module! {
             default: false,
             description: "Stop this CPU with interrupts off during initialisation (hangs a 1-vCPU guest)",
         },
+        leak: bool {
+            default: false,
+            description: "Allocate 1 KiB during initialisation and drop the only pointer to it (for kmemleak)",
+        },
     },
 }
 
@@ -36,6 +40,13 @@ impl kernel::Module for Selftest {
         }
         if module_parameters::warn.value() {
             kernel::warn_on!(true);
+        }
+        if module_parameters::leak.value() {
+            // The debug kernel's kmemleak must report this block (tests/guest/init scans after
+            // the last test): forgetting the box drops the only reference without freeing it.
+            let block = KBox::new([0x5au8; 1024], GFP_KERNEL)?;
+            pr_info!("leaking 1 KiB on request (leak=1)\n");
+            core::mem::forget(block);
         }
         if module_parameters::hang.value() {
             pr_emerg!("hanging this CPU on request (hang=1)\n");
