@@ -805,7 +805,9 @@ impl Controller {
         }
         let entries = {
             let _scan = self.scan.lock();
-            core::mem::take(&mut *self.luns.lock())
+            // A named guard: a temporary one would be released after `_scan`.
+            let mut luns = self.luns.lock();
+            core::mem::take(&mut *luns)
         };
         for e in entries {
             crate::lun::release(self, e);
