@@ -492,12 +492,16 @@ impl Controller {
                     shim::sleep_ms(10);
                 }
                 guest::Decision::Complete(st) => {
-                    let s = c.sense_data();
-                    let (key, asc, ascq) = vstor_proto::sense::decode(s).map_or((0, 0, 0), |d| (d.key, d.asc, d.ascq));
-                    pr_debug!(
-                        "{}: LUN {}: opcode {:#04x} failed: srb {:#04x} scsi {:#04x} sense {:x}/{:02x}/{:02x}\n",
-                        self.name.as_str(), lun, cdb.opcode(), c.srb_status, c.scsi_status, key, asc, ascq
-                    );
+                    match vstor_proto::sense::decode(c.sense_data()) {
+                        Ok(d) => pr_debug!(
+                            "{}: LUN {}: opcode {:#04x} failed: srb {:#04x} scsi {:#04x} sense {:x}/{:02x}/{:02x}\n",
+                            self.name.as_str(), lun, cdb.opcode(), c.srb_status, c.scsi_status, d.key, d.asc, d.ascq
+                        ),
+                        Err(_) => pr_debug!(
+                            "{}: LUN {}: opcode {:#04x} failed: srb {:#04x} scsi {:#04x}, no valid sense data\n",
+                            self.name.as_str(), lun, cdb.opcode(), c.srb_status, c.scsi_status
+                        ),
+                    }
                     return Err(if st == srb::blk_status::OFFLINE { ENODEV } else { EIO });
                 }
             }

@@ -326,11 +326,16 @@ fn complete(ctrl: &Controller, io: &IoState, chan_index: u16, queue: u16, tag: u
             if st != 0 {
                 QueueStats::inc(&stats.errors);
                 if ctrl.log_io.allow() {
-                    let (key, asc, ascq) = vstor_proto::sense::decode(c.sense_data()).map_or((0, 0, 0), |s| (s.key, s.asc, s.ascq));
-                    pr_warn!(
-                        "{}: opcode {:#04x} failed: srb status {:#04x}, scsi status {:#04x}, sense {:x}/{:02x}/{:02x} -> blk status {}\n",
-                        ctrl.name.as_str(), issued.opcode, c.srb_status, c.scsi_status, key, asc, ascq, st
-                    );
+                    match vstor_proto::sense::decode(c.sense_data()) {
+                        Ok(s) => pr_warn!(
+                            "{}: opcode {:#04x} failed: srb status {:#04x}, scsi status {:#04x}, sense {:x}/{:02x}/{:02x} -> blk status {}\n",
+                            ctrl.name.as_str(), issued.opcode, c.srb_status, c.scsi_status, s.key, s.asc, s.ascq, st
+                        ),
+                        Err(_) => pr_warn!(
+                            "{}: opcode {:#04x} failed: srb status {:#04x}, scsi status {:#04x}, no valid sense data -> blk status {}\n",
+                            ctrl.name.as_str(), issued.opcode, c.srb_status, c.scsi_status, st
+                        ),
+                    }
                 }
             }
             finish(rq, Status(st));

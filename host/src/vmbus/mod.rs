@@ -584,7 +584,8 @@ impl VmbusHost {
     /// One line per device and channel.
     pub fn describe(&self) -> String {
         let st = lock(&self.state);
-        let mut out = format!("version={:#x} target_vp={}", st.version, st.msg_target_vp);
+        let open = st.channels.values().filter(|c| c.open.is_some()).count();
+        let mut out = format!("version={:#x} target_vp={} open_channels={open}", st.version, st.msg_target_vp);
         for d in &st.devices {
             out += &format!("; {} offered={} {}", d.model.name(), d.offered, d.model.stats());
         }
@@ -690,11 +691,6 @@ impl VmbusHost {
             d.offered = false;
         }
         st.version = 0;
-    }
-
-    /// Number of channels open now.
-    pub fn open_channels(&self) -> usize {
-        lock(&self.state).channels.values().filter(|c| c.open.is_some()).count()
     }
 }
 
