@@ -38,6 +38,8 @@ pub struct GuestFields {
     pub state: u32,
     /// The host generation it attached to.
     pub generation: u32,
+    /// Page frame number of its signal page (0: none).
+    pub signal_pfn: u32,
 }
 
 impl Bar {
@@ -77,7 +79,18 @@ impl Bar {
             slots_gpa: self.u64_at(bar_offset::SLOTS_GPA).load(Ordering::Acquire),
             vps: self.u32_at(bar_offset::VPS).load(Ordering::Acquire),
             generation: self.u32_at(bar_offset::GUEST_GENERATION).load(Ordering::Acquire),
+            signal_pfn: self.u32_at(bar_offset::SIGNAL_PFN).load(Ordering::Acquire),
         }
+    }
+
+    /// Writes the guest's half as a guest would (tests).
+    #[cfg(test)]
+    pub fn set_guest(&self, g: GuestFields) {
+        self.u64_at(bar_offset::SLOTS_GPA).store(g.slots_gpa, Ordering::Release);
+        self.u32_at(bar_offset::VPS).store(g.vps, Ordering::Release);
+        self.u32_at(bar_offset::GUEST_GENERATION).store(g.generation, Ordering::Release);
+        self.u32_at(bar_offset::SIGNAL_PFN).store(g.signal_pfn, Ordering::Release);
+        self.u32_at(bar_offset::GUEST_STATE).store(g.state, Ordering::Release);
     }
 
     /// Clears the guest's half (a new QEMU connected).
@@ -86,6 +99,7 @@ impl Bar {
         self.u64_at(bar_offset::SLOTS_GPA).store(0, Ordering::Release);
         self.u32_at(bar_offset::VPS).store(0, Ordering::Release);
         self.u32_at(bar_offset::GUEST_GENERATION).store(0, Ordering::Release);
+        self.u32_at(bar_offset::SIGNAL_PFN).store(0, Ordering::Release);
     }
 }
 

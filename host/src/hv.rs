@@ -88,6 +88,10 @@ pub struct Stats {
     pub dropped: AtomicU64,
     /// Interrupts raised.
     pub interrupts: AtomicU64,
+    /// Event signals taken from the guest's signal page.
+    pub page_signals: AtomicU64,
+    /// Of those, signals for connections nobody has (dropped, as HvSignalEvent would fail).
+    pub bad_signals: AtomicU64,
 }
 
 /// Raises guest interrupts (the ivshmem connection, or a recorder in tests).
@@ -161,7 +165,8 @@ impl Hypervisor {
         }
     }
 
-    /// The guest rang the doorbell of `vp`: serve the call in its slot.
+    /// The guest rang the doorbell of `vp`: take the signals in its signal page, then serve
+    /// the call in `vp`'s slot.
     pub fn doorbell(&self, vp: u32) {
         if self.stalled.load(Ordering::Acquire) {
             return;
@@ -171,16 +176,61 @@ impl Hypervisor {
             self.stats.spurious.fetch_add(1, Ordering::Relaxed);
             return;
         }
+        let signals = match self.drain_signals(vp, g.signal_pfn) {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("pvg-host: vp {vp}: signal page {:#x}: {e}", u64::from(g.signal_pfn) << 12);
+                0
+            }
+        };
         let Some(gpa) = g.slots_gpa.checked_add(u64::from(vp) * SLOT_SIZE as u64) else { return };
         match self.serve_slot(vp, gpa) {
             Ok(true) => {
                 self.stats.calls.fetch_add(1, Ordering::Relaxed);
             }
+            Ok(false) if signals > 0 => {}
             Ok(false) => {
                 self.stats.spurious.fetch_add(1, Ordering::Relaxed);
             }
             Err(e) => eprintln!("pvg-host: vp {vp}: slot at {gpa:#x}: {e}"),
         }
+    }
+
+    /// Takes every signal set in the guest's signal page (see `sim_proto::signal_page`) and
+    /// hands each to the partition as an HvSignalEvent from `vp`. Returns how many it took.
+    /// The page's GPA comes from the guest: it must lie in guest RAM.
+    fn drain_signals(&self, vp: u32, pfn: u32) -> Result<u64, crate::guestmem::OutOfRange> {
+        use sim_proto::signal_page;
+        if pfn == 0 {
+            return Ok(0);
+        }
+        let page = u64::from(pfn) << 12;
+        let summary = self.ram.atomic_u64(page + signal_page::SUMMARY as u64)?;
+        if summary.load(Ordering::Acquire) == 0 {
+            return Ok(0);
+        }
+        let groups = summary.swap(0, Ordering::AcqRel);
+        let partition = self.partition.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut n = 0u64;
+        for w in signal_page::words_of(groups) {
+            let Some(off) = signal_page::word_offset(w) else { continue };
+            let word = self.ram.atomic_u64(page + off as u64)?;
+            if word.load(Ordering::Relaxed) == 0 {
+                continue;
+            }
+            for id in signal_page::ids_of(w, word.swap(0, Ordering::AcqRel)) {
+                n += 1;
+                let st = partition.as_ref().map_or(Status::InvalidConnectionId, |p| p.signal_event(vp, id, 0));
+                if st != Status::Success {
+                    self.stats.bad_signals.fetch_add(1, Ordering::Relaxed);
+                }
+                if self.trace.load(Ordering::Relaxed) {
+                    eprintln!("pvg-host: vp {vp} signal page: connection {id:#x} -> {st:?}");
+                }
+            }
+        }
+        self.stats.page_signals.fetch_add(n, Ordering::Relaxed);
+        Ok(n)
     }
 
     fn serve_slot(&self, vp: u32, gpa: u64) -> Result<bool, crate::guestmem::OutOfRange> {
@@ -451,5 +501,109 @@ impl Hypervisor {
         drop(st);
         self.raise(vector_for_vp(vp));
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bar::GuestFields;
+    use sim_proto::signal_page;
+
+    /// Records the signals it gets; knows connections 0x1000..0x1010.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(u32, u32)>>);
+
+    impl Partition for Recorder {
+        fn post_message(&self, _: u32, _: u32, _: u32, _: &[u8]) -> Status {
+            Status::InvalidConnectionId
+        }
+        fn signal_event(&self, vp: u32, id: u32, _: u16) -> Status {
+            self.0.lock().unwrap().push((vp, id));
+            if (0x1000..0x1010).contains(&id) {
+                Status::Success
+            } else {
+                Status::InvalidConnectionId
+            }
+        }
+    }
+
+    const SLOTS: u64 = 0x10000;
+    const SIGNALS: u64 = 0x11000;
+
+    fn setup(dir: &std::path::Path) -> (Hypervisor, Arc<Recorder>) {
+        let ram = Arc::new(GuestRam::create(&dir.join("ram"), 1 << 20).unwrap());
+        let (bar, _fd) = Bar::create(&sim_proto::BarHeader::new_host(2, 1 << 20, 1)).unwrap();
+        bar.set_guest(GuestFields {
+            slots_gpa: SLOTS,
+            vps: 2,
+            state: guest_state::ACTIVE,
+            generation: 1,
+            signal_pfn: (SIGNALS >> 12) as u32,
+        });
+        let hv = Hypervisor::new(ram, Arc::new(bar), 2);
+        let rec = Arc::new(Recorder::default());
+        hv.set_partition(rec.clone());
+        (hv, rec)
+    }
+
+    /// What a guest does to signal `id`.
+    fn guest_signal(ram: &GuestRam, id: u32) -> bool {
+        let b = signal_page::bit(id).unwrap();
+        ram.atomic_u64(SIGNALS + b.word_offset as u64).unwrap().fetch_or(b.mask, Ordering::SeqCst);
+        ram.atomic_u64(SIGNALS).unwrap().fetch_or(b.summary_mask, Ordering::SeqCst) == 0
+    }
+
+    #[test]
+    fn doorbell_takes_page_signals() {
+        let dir = tempfile::tempdir().unwrap();
+        let (hv, rec) = setup(dir.path());
+        assert!(guest_signal(hv.ram(), 0x1003), "first signal rings");
+        assert!(!guest_signal(hv.ram(), 0x1003), "a pending signal does not ring again");
+        assert!(!guest_signal(hv.ram(), 0x1007));
+        assert!(!guest_signal(hv.ram(), 7000), "unknown connection");
+        hv.doorbell(1);
+        let mut got = rec.0.lock().unwrap().clone();
+        got.sort_unstable();
+        assert_eq!(got, vec![(1, 0x1003), (1, 0x1007), (1, 7000)]);
+        assert_eq!(hv.stats.page_signals.load(Ordering::Relaxed), 3);
+        assert_eq!(hv.stats.bad_signals.load(Ordering::Relaxed), 1);
+        assert_eq!(hv.stats.spurious.load(Ordering::Relaxed), 0, "a doorbell for signals only is not spurious");
+        // The page is empty again, so the next signal rings.
+        assert!(guest_signal(hv.ram(), 0x1001));
+        hv.doorbell(0);
+        assert_eq!(rec.0.lock().unwrap().len(), 4);
+        hv.doorbell(0);
+        assert_eq!(hv.stats.spurious.load(Ordering::Relaxed), 1, "nothing to do");
+    }
+
+    #[test]
+    fn stalled_or_detached_host_leaves_the_page_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let (hv, rec) = setup(dir.path());
+        guest_signal(hv.ram(), 0x1002);
+        hv.stalled.store(true, Ordering::Release);
+        hv.doorbell(0);
+        assert!(rec.0.lock().unwrap().is_empty());
+        hv.stalled.store(false, Ordering::Release);
+        hv.bar.set_guest(GuestFields { slots_gpa: SLOTS, vps: 2, state: guest_state::GONE, generation: 1, signal_pfn: (SIGNALS >> 12) as u32 });
+        hv.doorbell(0);
+        assert!(rec.0.lock().unwrap().is_empty());
+        assert_ne!(hv.ram().atomic_u64(SIGNALS).unwrap().load(Ordering::SeqCst), 0, "untouched");
+    }
+
+    #[test]
+    fn garbage_summary_and_page_outside_ram() {
+        let dir = tempfile::tempdir().unwrap();
+        let (hv, rec) = setup(dir.path());
+        // Every summary bit, no bitmap bits: nothing signalled, page swept.
+        hv.ram().atomic_u64(SIGNALS).unwrap().store(u64::MAX, Ordering::SeqCst);
+        hv.doorbell(0);
+        assert!(rec.0.lock().unwrap().is_empty());
+        assert_eq!(hv.ram().atomic_u64(SIGNALS).unwrap().load(Ordering::SeqCst), 0);
+        // A signal page past the end of RAM: reported, nothing touched, no panic.
+        hv.bar.set_guest(GuestFields { slots_gpa: SLOTS, vps: 2, state: guest_state::ACTIVE, generation: 1, signal_pfn: 0xfff_ffff });
+        hv.doorbell(0);
+        assert!(rec.0.lock().unwrap().is_empty());
     }
 }

@@ -108,6 +108,10 @@ impl hv::Interrupts for Irq {
 struct Control {
     hv: Arc<hv::Hypervisor>,
     vmbus: Arc<vmbus::VmbusHost>,
+    /// VP 0's doorbell (as if the guest rang it): after a stall, it makes the doorbell thread
+    /// take the signals the guest left in its signal page meanwhile (the guest rings only
+    /// when none were pending, so it will not ring for those again).
+    vp0_doorbell: Option<Arc<nix::sys::eventfd::EventFd>>,
 }
 
 impl control::Commands for Control {
@@ -117,14 +121,16 @@ impl control::Commands for Control {
             ["stats"] => {
                 let s = &self.hv.stats;
                 Ok(format!(
-                    "calls={} spurious={} torn={} delivered={} queued={} dropped={} interrupts={}",
+                    "calls={} spurious={} torn={} delivered={} queued={} dropped={} interrupts={} page_signals={} bad_signals={}",
                     s.calls.load(Ordering::Relaxed),
                     s.spurious.load(Ordering::Relaxed),
                     s.torn.load(Ordering::Relaxed),
                     s.delivered.load(Ordering::Relaxed),
                     s.queued.load(Ordering::Relaxed),
                     s.dropped.load(Ordering::Relaxed),
-                    s.interrupts.load(Ordering::Relaxed)
+                    s.interrupts.load(Ordering::Relaxed),
+                    s.page_signals.load(Ordering::Relaxed),
+                    s.bad_signals.load(Ordering::Relaxed)
                 ))
             }
             // post VP SINT TYPE HEX: put a message into a SynIC slot unprompted.
@@ -150,6 +156,9 @@ impl control::Commands for Control {
             }
             ["stall", "off"] => {
                 self.hv.stalled.store(false, Ordering::Release);
+                if let Some(e) = &self.vp0_doorbell {
+                    e.write(1).context("ringing VP 0's doorbell")?;
+                }
                 Ok("answering calls again".into())
             }
             ["vmbus"] => Ok(self.vmbus.describe()),
@@ -238,7 +247,8 @@ fn main() -> Result<()> {
     let vmbus = vmbus::VmbusHost::new(hv.clone(), devices, vmbus_proto::version::NEWEST, args.trace);
     hv.set_partition(vmbus.clone());
     let server = ivshmem::Server::bind(&args.ivshmem, shm, header.vectors)?;
-    let commands = Arc::new(Control { hv: hv.clone(), vmbus: vmbus.clone() });
+    let vp0_doorbell = server.host_events.get(usize::from(sim_proto::vector_for_vp(0))).cloned();
+    let commands = Arc::new(Control { hv: hv.clone(), vmbus: vmbus.clone(), vp0_doorbell });
     if let Some(path) = &args.control {
         control::serve(path, commands.clone())?;
     }

@@ -6,7 +6,8 @@
 //! call slot per VP and the SynIC message/event pages in guest RAM, routes MSI-X vector `1+vp`
 //! to CPU `vp`, and implements the neutral operations as TLFS hypercalls and synthetic-MSR
 //! accesses carried by the slots. Every call is bounded by `sim_timeout_ms`: a host that does
-//! not answer costs the caller `-ETIMEDOUT`, never a hang.
+//! not answer costs the caller `-ETIMEDOUT`, never a hang. Event signals (flag 0) are posted
+//! in the signal page without waiting for the host (see `sim_proto::signal_page`).
 
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
@@ -20,8 +21,8 @@ use kernel::{
 };
 use hcall_abi::tlfs::HypercallInput;
 use sim_proto::{
-    bar_offset, guest_state, poll, slot_offset, slot_state, state_word, vector_for_vp, BarHeader, Op as SimOp, Poll,
-    HOST_PEER_ID, IVSHMEM_REG_DOORBELL, SLOT_SIZE, VECTOR_CONTROL,
+    bar_offset, guest_state, poll, signal_page, slot_offset, slot_state, state_word, vector_for_vp, BarHeader, Op as SimOp,
+    Poll, HOST_PEER_ID, IVSHMEM_REG_DOORBELL, SLOT_SIZE, VECTOR_CONTROL,
 };
 
 use crate::hvcalls::{self, run_reps, HvTransport};
@@ -62,6 +63,11 @@ pub(crate) struct SimState<'b> {
     bar0: pci::Bar<'b, 16>,
     /// The call slots, one per VP, in one page.
     slots: HostPage,
+    /// The signal page (`sim_proto::signal_page`): written only with atomic ORs by us and
+    /// swaps by the host.
+    signals: HostPage,
+    /// The host was told where `signals` is (its frame number fits the header field).
+    signals_announced: AtomicBool,
     /// Per-VP: a lock word (the slot is used with local interrupts off by one CPU at a time),
     /// the next sequence number, and the hypercall input page.
     locks: KVec<AtomicU32>,
@@ -204,6 +210,29 @@ impl SimState<'_> {
         (&self.bar0).write32(v, IVSHMEM_REG_DOORBELL);
     }
 
+    fn signal_word(&self, offset: usize) -> &AtomicU64 {
+        // SAFETY: callers pass `signal_page::SUMMARY` or a `signal_page::Bit::word_offset`:
+        // 8-byte aligned and inside the page, which lives as long as `self`; the host only
+        // touches it with atomics too, and AtomicU64 has u64's layout.
+        unsafe { AtomicU64::from_ptr(self.signals.as_ptr().add(offset).cast()) }
+    }
+
+    /// HvSignalEvent without waiting: sets `id`'s bit in the signal page and rings this VP's
+    /// doorbell if no signal was pending. `None` when the page cannot carry it (the caller
+    /// makes the call instead).
+    fn post_signal(&self, id: u32) -> Option<()> {
+        if !self.signals_announced.load(Ordering::Acquire) {
+            return None;
+        }
+        let bit = signal_page::bit(id)?;
+        self.signal_word(bit.word_offset).fetch_or(bit.mask, Ordering::SeqCst);
+        if self.signal_word(signal_page::SUMMARY).fetch_or(bit.summary_mask, Ordering::SeqCst) == 0 {
+            let _irqs = shim::IrqsOff::new();
+            self.ring(vector_for_vp(self.current_vp()));
+        }
+        Some(())
+    }
+
     /// Writes a synthetic MSR of `vp`.
     pub(crate) fn wrmsr(&self, vp: u32, msr: u64, value: u64) -> Result {
         let (st, _) = self.call(vp, SimOp::WriteMsr, [msr, value, 0, 0])?;
@@ -267,7 +296,10 @@ impl Backend for Sim {
     }
 
     fn signal_event(connection_id: u32, flag: u16) -> Result {
-        with_sim(|s| hvcalls::signal_event(s, connection_id, flag))
+        with_sim(|s| match flag {
+            0 if s.post_signal(connection_id).is_some() => Ok(()),
+            _ => hvcalls::signal_event(s, connection_id, flag),
+        })
     }
 
     fn flush_tlb(space: u64, flags: u64, vps: &[u64], start: u64, end: u64) -> Result {
@@ -442,6 +474,8 @@ impl<'b> SimDevice<'b> {
             SimState {
                 bar0,
                 slots: HostPage::new()?,
+                signals: HostPage::new()?,
+                signals_announced: AtomicBool::new(false),
                 locks,
                 seqs,
                 dirty,
@@ -546,6 +580,11 @@ impl SimDevice<'_> {
         self.bar2.try_write32((s.slots.phys() >> 32) as u32, bar_offset::SLOTS_GPA + 4)?;
         self.bar2.try_write32(s.vps, bar_offset::VPS)?;
         self.bar2.try_write32(hdr.host_generation, bar_offset::GUEST_GENERATION)?;
+        // The signal page by frame number; a page beyond 16 TiB cannot be named (signals then
+        // stay calls).
+        let pfn = u32::try_from(s.signals.phys() >> 12).unwrap_or(0);
+        self.bar2.try_write32(pfn, bar_offset::SIGNAL_PFN)?;
+        s.signals_announced.store(pfn != 0, Ordering::Release);
         self.bar2.try_write32(guest_state::ACTIVE, bar_offset::GUEST_STATE)?;
         s.ring(VECTOR_CONTROL);
         SIM.store(core::ptr::from_ref(s).cast_mut().cast(), Ordering::Release);
@@ -598,10 +637,16 @@ impl SimDevice<'_> {
                 }
             }
         }
-        // A slot whose last call failed may still get the host's late answer: one successful
-        // call proves the host has finished with it (it serves each vector in order).
+        // The host drains the signal page on any VP's doorbell: take the page back from the
+        // header, then one call per VP proves that VP's doorbell thread has finished any drain
+        // it began with the old page (it serves its doorbells in order). That call also proves
+        // it is done with a slot whose last call failed (its late answer came first).
+        let signals = s.signals_announced.swap(false, Ordering::AcqRel);
+        if signals && self.bar2.try_write32(0, bar_offset::SIGNAL_PFN).is_err() {
+            s.host_unreliable.store(true, Ordering::Relaxed);
+        }
         for vp in 0..s.vps {
-            if s.dirty[vp as usize].load(Ordering::Relaxed) && s.call(vp, SimOp::Nop, [0; 4]).is_err() {
+            if (signals || s.dirty[vp as usize].load(Ordering::Relaxed)) && s.call(vp, SimOp::Nop, [0; 4]).is_err() {
                 s.host_unreliable.store(true, Ordering::Relaxed);
             }
         }
@@ -619,6 +664,7 @@ impl PinnedDrop for SimDevice<'_> {
         if this.state.host_unreliable.load(Ordering::Relaxed) {
             pr_warn!("sim: the host failed calls; leaking the shared pages it may still write\n");
             this.state.slots.leak();
+            this.state.signals.leak();
             this.state.synic.leak_all();
             for p in this.state.inputs.iter_mut() {
                 p.leak();

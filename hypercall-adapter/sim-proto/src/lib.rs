@@ -22,6 +22,14 @@
 //!   there, with the TLFS semantics (message slots, pending flag, EOM).
 //! - **Interrupts** to the guest are the device's MSI-X vectors: vector `1 + vp` is the SynIC
 //!   interrupt of virtual processor `vp`; vector 0 is for transport events.
+//! - **Event signals** (HvSignalEvent with flag 0, how VMBus tells the host a ring has data)
+//!   need no answer, so they do not wait for one: the guest sets the connection's bit in its
+//!   [`signal_page`] (announced in [`BarHeader::signal_pfn`]) and rings its VP's doorbell only
+//!   when no signal was pending; the host drains the page on every doorbell of any VP before
+//!   serving that VP's slot. A real HvSignalEvent costs a guest a few hundred cycles; a
+//!   synchronous doorbell round trip costs it the host's wake-up latency, which is what a
+//!   fast path on Hyper-V would never pay. Signals to connections the page cannot hold (and
+//!   flags other than 0) still go through a slot.
 //!
 //! Everything the guest writes is untrusted by the host and vice versa: [`BarHeader::check`]
 //! and [`Slot`] accessors validate what they read.
@@ -45,8 +53,8 @@ pub const GUEST_PEER_ID: u16 = 1;
 
 /// Magic at the start of BAR2.
 pub const MAGIC: [u8; 8] = *b"PVGSIM01";
-/// Protocol version of this file.
-pub const VERSION: u32 = 1;
+/// Protocol version of this file (2: the signal page).
+pub const VERSION: u32 = 2;
 /// Size of the BAR2 shared memory the host creates (ivshmem wants a power of two).
 pub const BAR_SIZE: usize = 4096;
 /// Most virtual processors the transport serves (slots, vectors).
@@ -107,8 +115,9 @@ pub struct BarHeader {
     pub guest_state: u32,
     /// Guest: the `host_generation` it attached to.
     pub guest_generation: u32,
-    /// Reserved, zero.
-    pub reserved: u32,
+    /// Guest: page frame number (GPA / 4096) of its [`signal_page`]; 0 for none (every
+    /// signal is then a call).
+    pub signal_pfn: u32,
 }
 
 /// Why a [`BarHeader`] is unusable.
@@ -178,6 +187,8 @@ impl BarHeader {
 
 /// Byte offsets of [`BarHeader`] fields the guest writes through MMIO.
 pub mod bar_offset {
+    /// `signal_pfn`.
+    pub const SIGNAL_PFN: usize = 52;
     /// `slots_gpa`.
     pub const SLOTS_GPA: usize = 32;
     /// `vps`.
@@ -355,5 +366,71 @@ impl RamLayout {
             return (gpa - FOUR_GIB).checked_add(self.below_4g);
         }
         None
+    }
+}
+
+
+/// The guest's signal page: one 4 KiB page of guest RAM holding a bitmap of connection ids
+/// with a summary word over it, written by the guest with atomic ORs and drained by the host
+/// with atomic swaps.
+///
+/// - bytes 0..8: the summary, bit `g` set when bitmap words `8g..8g+8` may have bits set;
+/// - bytes 64..4096: [`WORDS`] little-endian 64-bit words, bit `id % 64` of word `id / 64`
+///   for connection id `id` (< [`IDS`]).
+///
+/// Guest: set the id's bit, then OR the group's bit into the summary; ring the doorbell only
+/// if the summary was 0 (otherwise a drain is already due). Host: swap the summary with 0,
+/// then swap every word of each group it named with 0 and signal each id found. A bit set
+/// after the host swapped its group's word is found by the next drain, which the guest's
+/// summary update (then from 0) rings for.
+pub mod signal_page {
+    /// Byte offset of the summary word.
+    pub const SUMMARY: usize = 0;
+    /// Byte offset of the bitmap (its own cache lines, away from the summary).
+    pub const BITMAP: usize = 64;
+    /// Bitmap words.
+    pub const WORDS: usize = (4096 - BITMAP) / 8;
+    /// Bitmap words per summary bit.
+    pub const WORDS_PER_GROUP: usize = 8;
+    /// Connection ids the page can carry: `0..IDS`.
+    pub const IDS: u32 = (WORDS * 64) as u32;
+
+    /// Where the guest sets connection `id`'s signal.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Bit {
+        /// Byte offset of the bitmap word in the page.
+        pub word_offset: usize,
+        /// The bit in that word.
+        pub mask: u64,
+        /// The summary bit of the word's group.
+        pub summary_mask: u64,
+    }
+
+    /// The bit of connection `id`, or `None` when the page cannot carry it.
+    pub fn bit(id: u32) -> Option<Bit> {
+        if id >= IDS {
+            return None;
+        }
+        let word = (id / 64) as usize;
+        Some(Bit { word_offset: BITMAP + word * 8, mask: 1 << (id % 64), summary_mask: 1 << (word / WORDS_PER_GROUP) })
+    }
+
+    /// The bitmap words (indices) a summary value names, in order; bits past the bitmap
+    /// (a guest writing garbage) name nothing.
+    pub fn words_of(summary: u64) -> impl Iterator<Item = usize> {
+        (0..64usize)
+            .filter(move |g| summary & (1 << g) != 0)
+            .flat_map(|g| g * WORDS_PER_GROUP..(g + 1) * WORDS_PER_GROUP)
+            .filter(|&w| w < WORDS)
+    }
+
+    /// Byte offset of bitmap word `word` (< [`WORDS`]).
+    pub fn word_offset(word: usize) -> Option<usize> {
+        (word < WORDS).then_some(BITMAP + word * 8)
+    }
+
+    /// The connection ids set in bitmap word `word`'s value `bits`.
+    pub fn ids_of(word: usize, bits: u64) -> impl Iterator<Item = u32> {
+        (0..64u32).filter(move |b| bits & (1 << b) != 0).map(move |b| (word as u32) * 64 + b)
     }
 }

@@ -11,6 +11,8 @@ fn bar_header_offsets() {
     assert_eq!(offset_of!(BarHeader, guest_state), bar_offset::GUEST_STATE);
     assert_eq!(offset_of!(BarHeader, guest_generation), bar_offset::GUEST_GENERATION);
     assert_eq!(offset_of!(BarHeader, host_generation), bar_offset::HOST_GENERATION);
+    assert_eq!(offset_of!(BarHeader, signal_pfn), bar_offset::SIGNAL_PFN);
+    assert_eq!(size_of::<BarHeader>(), 56);
     assert!(size_of::<BarHeader>() <= BAR_SIZE);
 }
 
@@ -100,5 +102,48 @@ proptest! {
         if let Some(off) = l.offset(gpa, len) {
             prop_assert!(off + len <= total);
         }
+    }
+}
+
+#[test]
+fn signal_page_layout() {
+    use signal_page::*;
+    assert_eq!(BITMAP + WORDS * 8, 4096);
+    assert!(WORDS.div_ceil(WORDS_PER_GROUP) <= 64, "the summary must have a bit per group");
+    assert_eq!(IDS, 32256);
+    assert_eq!(bit(0), Some(Bit { word_offset: 64, mask: 1, summary_mask: 1 }));
+    assert_eq!(bit(0x1000 + 5), Some(Bit { word_offset: 64 + 64 * 8, mask: 1 << 5, summary_mask: 1 << 8 }));
+    assert_eq!(bit(IDS - 1).map(|b| (b.word_offset, b.mask)), Some((4088, 1 << 63)));
+    assert_eq!(bit(IDS), None);
+    assert_eq!(bit(u32::MAX), None);
+    // The adapter's self-test signals a connection the page cannot carry (the call path).
+    assert_eq!(bit(TEST_CONNECTION_ID + 1), None);
+    // A garbage summary names only real words.
+    assert!(words_of(u64::MAX).all(|w| w < WORDS));
+    assert_eq!(words_of(u64::MAX).count(), WORDS);
+    assert_eq!(words_of(0).count(), 0);
+    assert_eq!(word_offset(WORDS), None);
+}
+
+proptest! {
+    /// What the guest sets for an id is exactly what the host's drain finds.
+    #[test]
+    fn signal_bits_round_trip(ids in proptest::collection::vec(0u32..signal_page::IDS, 1..40)) {
+        use signal_page::*;
+        let mut page = [0u64; 512];
+        let mut summary = 0u64;
+        for &id in &ids {
+            let b = bit(id).unwrap();
+            page[b.word_offset / 8] |= b.mask;
+            summary |= b.summary_mask;
+        }
+        let mut found: Vec<u32> = words_of(summary)
+            .flat_map(|w| ids_of(w, page[word_offset(w).unwrap() / 8]))
+            .collect();
+        let mut want = ids.clone();
+        want.sort_unstable();
+        want.dedup();
+        found.sort_unstable();
+        prop_assert_eq!(found, want);
     }
 }
