@@ -597,6 +597,15 @@ def console_segments(text: str) -> dict[str, list[str]]:
     return segs
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), in seconds; 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_guest(tests: list[GuestTest], boot: Boot, kernel: Kernel, workdir: Path,
               modules: Optional[list[Path]] = None, boot_timeout: int = 180,
               extra_args: Optional[list[str]] = None, interactive: bool = False,
@@ -622,6 +631,11 @@ def run_guest(tests: list[GuestTest], boot: Boot, kernel: Kernel, workdir: Path,
         net = harness_net.peer_for(boot.sim, workdir)
 
     def handle_cmd(text: str) -> tuple[int, str]:
+        if text == "cpu":
+            # CPU seconds QEMU and the simulator have had so far: a guest test can tell a
+            # slowdown of its own from a machine too busy to give it the CPU it had before.
+            procs = [p for p in (g.proc, sim.proc if sim else None) if p is not None]
+            return 0, f"{sum(process_cpu_seconds(p.pid) for p in procs):.2f}"
         if text.startswith("sim "):
             if sim is None:
                 return 1, "this guest runs without the host simulator (add '# sim:' to the test)"
