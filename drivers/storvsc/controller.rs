@@ -34,7 +34,7 @@ use kernel::{
 };
 use vstor_proto::{
     cdb::Cdb,
-    guest::{self, FixedStr, IoSlot},
+    guest::{self, IoSlot},
     init::{GuestInit, InitProgress, Negotiated},
     srb,
     vstor::{
@@ -203,7 +203,7 @@ impl IoState {
 pub(crate) struct Controller {
     pub(crate) dev: Device,
     /// The device instance GUID, for logs and debugfs.
-    pub(crate) name: FixedStr<40>,
+    pub(crate) name: vmbus::GuidStr,
     /// `vmscsi_request.port_number` (Linux: the SCSI host number).
     pub(crate) port: u8,
     pub(crate) params: Params,
@@ -260,7 +260,7 @@ unsafe impl Sync for Controller {}
 static NEXT_PORT: AtomicU32 = AtomicU32::new(0);
 
 impl Controller {
-    fn new(dev: Device, shared: &Shared, name: FixedStr<40>, nchans: usize) -> Result<impl PinInit<Self, Error>> {
+    fn new(dev: Device, shared: &Shared, name: vmbus::GuidStr, nchans: usize) -> Result<impl PinInit<Self, Error>> {
         let mut chans = KVec::with_capacity(nchans, GFP_KERNEL)?;
         for _ in 0..nchans {
             chans.push(Chan::default(), GFP_KERNEL)?;
@@ -870,7 +870,7 @@ unsafe extern "C" fn work_fn(work: *mut bindings::work_struct) {
 pub(crate) fn probe(shared: &Shared, dev: Device) -> Result {
     let info = dev.info()?;
     let primary = dev.primary().ok_or(ENODEV)?;
-    let name = vmbus::guid_string(&info.instance_id);
+    let name = vmbus::GuidStr::new(&info.instance_id);
     let online = shim::num_online_cpus().max(1);
     let mut want = match shared.params.max_queues {
         0 => online,
