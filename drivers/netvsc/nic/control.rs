@@ -67,13 +67,17 @@ impl Nic {
     /// Waits (bounded) for the armed request's answer and returns its bytes.
     pub(super) fn await_reply(&self, what: &str) -> Result<KVec<u8>> {
         let start = work::now();
+        // Allocated before the slot's lock (a spinlock taken with interrupts off, which NAPI
+        // also takes): the reply is copied into it under the lock without allocating.
+        let mut v = KVec::with_capacity(CTL_BUF, GFP_KERNEL)?;
         loop {
             {
                 let mut s = self.ctl_slot.lock();
                 if s.done {
                     s.wait = Wait::Idle;
-                    let mut v = KVec::with_capacity(s.len, GFP_KERNEL)?;
-                    v.extend_from_slice(s.buf.get(..s.len).unwrap_or(&[]), GFP_KERNEL)?;
+                    // `s.len <= CTL_BUF` (the completion handlers cap it): within the
+                    // capacity, so GFP_ATOMIC never has to allocate.
+                    v.extend_from_slice(s.buf.get(..s.len).unwrap_or(&[]), GFP_ATOMIC)?;
                     return Ok(v);
                 }
                 let gone = self.primary().is_none_or(|c| c.rescinded());
