@@ -210,11 +210,15 @@ impl SimState<'_> {
         (&self.bar0).write32(v, IVSHMEM_REG_DOORBELL);
     }
 
-    fn signal_word(&self, offset: usize) -> &AtomicU64 {
-        // SAFETY: callers pass `signal_page::SUMMARY` or a `signal_page::Bit::word_offset`:
-        // 8-byte aligned and inside the page, which lives as long as `self`; the host only
-        // touches it with atomics too, and AtomicU64 has u64's layout.
-        unsafe { AtomicU64::from_ptr(self.signals.as_ptr().add(offset).cast()) }
+    /// The 64-bit word at byte `offset` of the signal page, if it is an aligned word of it.
+    fn signal_word(&self, offset: usize) -> Option<&AtomicU64> {
+        if offset % 8 != 0 || offset > 4096 - 8 {
+            return None;
+        }
+        // SAFETY: `offset` is 8-byte aligned and the word lies inside the page (checked
+        // above), which lives as long as `self`; the host only touches it with atomics too,
+        // and AtomicU64 has u64's layout.
+        Some(unsafe { AtomicU64::from_ptr(self.signals.as_ptr().add(offset).cast()) })
     }
 
     /// HvSignalEvent without waiting: sets `id`'s bit in the signal page and rings this VP's
@@ -225,8 +229,9 @@ impl SimState<'_> {
             return None;
         }
         let bit = signal_page::bit(id)?;
-        self.signal_word(bit.word_offset).fetch_or(bit.mask, Ordering::SeqCst);
-        if self.signal_word(signal_page::SUMMARY).fetch_or(bit.summary_mask, Ordering::SeqCst) == 0 {
+        let summary = self.signal_word(signal_page::SUMMARY)?;
+        self.signal_word(bit.word_offset)?.fetch_or(bit.mask, Ordering::SeqCst);
+        if summary.fetch_or(bit.summary_mask, Ordering::SeqCst) == 0 {
             let _irqs = shim::IrqsOff::new();
             self.ring(vector_for_vp(self.current_vp()));
         }
