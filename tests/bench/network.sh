@@ -32,16 +32,9 @@ load pvg_netvsc
 nic_wait
 PVN=$NIC
 modprobe virtio_net 2>/dev/null || true
-vnet_name() {
-	local d
-	for d in /sys/class/net/*; do
-		[ "$(basename "$(readlink -f "$d/device/driver" 2>/dev/null)")" = virtio_net ] && { basename "$d"; return 0; }
-	done
-	return 0
-}
-vnet_present() { [ -n "$(vnet_name)" ]; }
+vnet_present() { [ -n "$(iface_of virtio_net)" ]; }
 wait_until 60 "a virtio_net interface (QEMU's virtio-net-pci)" vnet_present
-VNET=$(vnet_name)
+VNET=$(iface_of virtio_net)
 # The virtio-net device's interrupts are named after its virtio device (virtioN-input.0, ...).
 VIRTIO=$(basename "$(readlink -f "/sys/class/net/$VNET/device")")
 

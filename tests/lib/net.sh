@@ -14,14 +14,17 @@ _nic_exit() {
 }
 trap _nic_exit EXIT
 
-# nic_name: the pvg_netvsc interface (empty if none).
-nic_name() {
+# iface_of DRIVER: the first interface bound to DRIVER (empty if none).
+iface_of() {
 	local d
 	for d in /sys/class/net/*; do
-		[ "$(basename "$(readlink -f "$d/device/driver" 2>/dev/null)")" = pvg_netvsc ] && { basename "$d"; return 0; }
+		[ "$(basename "$(readlink -f "$d/device/driver" 2>/dev/null)")" = "$1" ] && { basename "$d"; return 0; }
 	done
 	return 0
 }
+
+# nic_name: the pvg_netvsc interface (empty if none).
+nic_name() { iface_of pvg_netvsc; }
 
 # nic_present: whether a pvg_netvsc interface exists.
 nic_present() { [ -n "$(nic_name)" ]; }
