@@ -50,6 +50,8 @@ pub(crate) enum DevEvent {
 /// anything else from the host is dropped and counted.
 #[derive(Default)]
 pub(crate) struct Pending {
+    /// One INITIATE_CONTACT awaits its VERSION_RESPONSE; cleared by the response it takes, so a
+    /// second answer to the same request (or a late one to a refused version) is dropped.
     pub(crate) negotiating: bool,
     pub(crate) unloading: bool,
     /// GPADLs being created or torn down, channels being opened.
@@ -205,10 +207,7 @@ impl Core {
         // SAFETY: table functions may be called from any context.
         let target_vcpu = unsafe { (self.ops.vp_index)(version::CONNECT_CPU) };
         let (m1, m2) = (self.monitor.pfn(0) << 12, self.monitor.pfn(1) << 12);
-        self.conn.lock().pending.negotiating = true;
-        let r = self.negotiate(target_vcpu, m1, m2);
-        self.conn.lock().pending.negotiating = false;
-        let v = r?;
+        let v = self.negotiate(target_vcpu, m1, m2)?;
         self.post(&ChannelMessage::RequestOffers)?;
         self.wait_for("REQUESTOFFERS", |c| c.pending.offers_delivered.then_some(()))?;
         // Devices for the initial offers exist when we return (as Linux's vmbus_request_offers
@@ -221,7 +220,11 @@ impl Core {
     fn negotiate(&self, target_vcpu: u32, m1: u64, m2: u64) -> Result<u32> {
         let mut accepted = None;
         for v in version::guest_versions(version::NEWEST) {
-            self.conn.lock().pending.version = None;
+            {
+                let mut c = self.conn.lock();
+                c.pending.version = None;
+                c.pending.negotiating = true;
+            }
             let target = if version::contact_has_target_info(v) {
                 msg::ContactTarget::TargetInfo { msg_sint: version::MESSAGE_SINT, msg_vtl: 0, feature_flags: 0 }
             } else {
@@ -232,8 +235,11 @@ impl Core {
             let req = msg::InitiateContact::new(v, target_vcpu, target, m1, m2);
             let mut buf = [0u8; msg::MAX_MESSAGE_SIZE];
             let len = ChannelMessage::InitiateContact(req).encode(&mut buf).map_err(|_| EINVAL)?;
-            self.post_raw(version::contact_connection_id(v), &buf[..len])?;
-            let resp = self.wait_for("INITIATE_CONTACT", |c| c.pending.version.take())?;
+            let resp = self
+                .post_raw(version::contact_connection_id(v), &buf[..len])
+                .and_then(|()| self.wait_for("INITIATE_CONTACT", |c| c.pending.version.take()));
+            self.conn.lock().pending.negotiating = false;
+            let resp = resp?;
             if resp.version_supported != 0 {
                 let conn_id = version::message_connection_id(v, resp.msg_conn_id);
                 let mut c = self.conn.lock();
@@ -323,7 +329,8 @@ impl Core {
                 }
             }
             let unexpected = match m {
-                ChannelMessage::VersionResponse(r) if c.pending.negotiating && c.pending.version.is_none() => {
+                ChannelMessage::VersionResponse(r) if c.pending.negotiating => {
+                    c.pending.negotiating = false;
                     c.pending.version = Some(r);
                     None
                 }
@@ -331,7 +338,7 @@ impl Core {
                     c.pending.offers_delivered = true;
                     None
                 }
-                ChannelMessage::UnloadResponse if c.pending.unloading => {
+                ChannelMessage::UnloadResponse if c.pending.unloading && !c.pending.unloaded => {
                     c.pending.unloaded = true;
                     None
                 }
