@@ -85,13 +85,23 @@ def bad_lines(lines: list[str]) -> list[tuple[str, str]]:
 class Boot:
     """How a guest boots. Tests with equal Boot values share one guest."""
     vcpus: int = 2
+    sockets: int = 1       # the vCPUs spread evenly over this many sockets
     cpu: str = "Skylake-Server"
     mem: str = "2G"
     sim: str = ""          # host simulator configuration ("" = no simulator)
     cmdline: str = ""      # extra kernel command line (space separated)
 
+    def smp(self) -> str:
+        """QEMU's -smp value: all vCPUs as cores of one socket, or spread over sockets."""
+        if self.sockets <= 1:
+            return str(self.vcpus)
+        if self.vcpus % self.sockets:
+            raise ValueError(f"{self.vcpus} vCPUs do not spread evenly over {self.sockets} sockets")
+        return f"{self.vcpus},sockets={self.sockets},cores={self.vcpus // self.sockets},threads=1"
+
     def label(self) -> str:
-        s = f"{self.vcpus} vCPU {self.cpu} {self.mem}"
+        s = f"{self.vcpus} vCPU" + (f" in {self.sockets} sockets" if self.sockets > 1 else "")
+        s += f" {self.cpu} {self.mem}"
         s += f" cmdline={self.cmdline.replace(' ', ',')}" if self.cmdline else ""
         return s + (f" sim={self.sim}" if self.sim else "")
 
@@ -144,15 +154,15 @@ def parse_boot(spec: str, base: Boot = Boot()) -> Boot:
         kw["sim"] = sim.strip()
     for item in head.split():
         k, _, v = item.partition("=")
-        if k == "vcpus":
-            kw["vcpus"] = int(v)
+        if k in ("vcpus", "sockets"):
+            kw[k] = int(v)
         elif k in ("cpu", "mem"):
             kw[k] = v
         elif k == "cmdline":
             # Kernel parameters, comma separated: cmdline=init_on_alloc=0,slub_debug=P
             kw[k] = " ".join(x for x in v.split(",") if x)
         else:
-            raise ValueError(f"unknown boot setting {k!r} (know vcpus=, cpu=, mem=, cmdline=, sim= (last))")
+            raise ValueError(f"unknown boot setting {k!r} (know vcpus=, sockets=, cpu=, mem=, cmdline=, sim= (last))")
     return dataclasses.replace(base, **kw)
 
 
@@ -173,7 +183,7 @@ def load_test(path: Path, root: Path = TESTS) -> GuestTest:
 
 
 def collect(root: Path = TESTS) -> list[GuestTest]:
-    skip = {"lib", "guest", "selftest-module", "bench"}
+    skip = {"lib", "guest", "selftest-module", "bench", "matrix"}
     tests = []
     for p in sorted(root.glob("*/*.sh")):
         if p.parent.name in skip:
@@ -440,7 +450,7 @@ class Guest:
         ]).split()
         argv = [
             "qemu-system-x86_64", "-name", "pvguest", "-nodefaults", "-no-user-config",
-            "-machine", machine, "-accel", "tcg", "-cpu", b.cpu, "-smp", str(b.vcpus), "-m", b.mem,
+            "-machine", machine, "-accel", "tcg", "-cpu", b.cpu, "-smp", b.smp(), "-m", b.mem,
             "-display", "none", "-no-reboot",
             "-kernel", str(self.kernel.vmlinuz), "-append", " ".join(append),
             # One NVMe controller with two namespaces, the root image and the payload tar.
