@@ -95,6 +95,10 @@ GUEST_CHECKS = {
          "warn": (False, ["kernel log shows WARNING"]),
          "test-timeout": (False, ["timed out after 5s"]),
          "passes": (True, [])}),
+    "harness/cleanup-after-failure": (
+        ("fail-loaded", "starts-clean"),
+        {"fail-loaded": (False, ["deliberately, with pvg_selftest loaded"]),
+         "starts-clean": (True, [])}),
     "harness/guest-hang": (
         ("hang",),
         {"hang": (False, ["guest stopped responding during hang", "killed it"])}),
