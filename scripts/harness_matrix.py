@@ -26,9 +26,10 @@ WORKLOADS = [
 TOPOLOGIES = [(1, 1), (2, 1), (2, 2), (4, 1), (4, 2)]
 CPUS = {"intel": "Skylake-Server", "amd": "EPYC"}
 DEVICES = {"disk": {"disk"}, "nic": {"nic"}, "both": {"disk", "nic"}}
-# Guest minutes a row's workloads take under TCG on an idle 2-core machine (boot included):
-# for the duration printed up front, until a previous run's timings are known.
-ROW_SECONDS = {1: 150, 2: 170, 4: 230}
+# Seconds a guest boot and each workload take under TCG on an idle 2-core machine (measured):
+# the duration printed up front, for rows a previous run has not timed.
+BOOT_SECONDS = 15
+WORKLOAD_SECONDS = {"file": 20, "web": 15, "compute": 35, "network": 17}
 LAST_TIMINGS = TOP / "out" / "matrix-timings.json"
 
 
@@ -171,7 +172,8 @@ def estimate(rows: list[Row]) -> float:
     except (OSError, ValueError):
         pass
     factor = float(os.environ.get("PVGUEST_DEBUG_TIME_FACTOR", "4")) if h.KERNEL_CHOICE == "debug" else 1.0
-    return sum(last.get(r.key, ROW_SECONDS[r.vcpus]) * factor for r in rows)
+    guess = lambda r: BOOT_SECONDS + sum(WORKLOAD_SECONDS[w] for w in r.workloads())  # noqa: E731
+    return sum(last.get(r.key, guess(r)) * factor for r in rows)
 
 
 def run_matrix(rows: list[Row], kernel: h.Kernel, outdir: Path, title: str,
