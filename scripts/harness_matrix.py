@@ -130,7 +130,7 @@ def grid_text(rows: list[Row], cells: dict[str, dict[str, Cell]]) -> list[str]:
 
 def grid_svg(rows: list[Row], cells: dict[str, dict[str, Cell]], title: str) -> str:
     """The grid as a picture: one coloured cell per configuration and workload."""
-    col0, colw, rowh, top = 260, 250, 40, 70
+    col0, colw, rowh, top = 260, 300, 40, 70
     width = col0 + colw * len(WORKLOADS) + 20
     height = top + rowh * len(rows) + 20
     e = html.escape
@@ -159,7 +159,7 @@ def grid_svg(rows: list[Row], cells: dict[str, dict[str, Cell]], title: str) -> 
                        f'fill="{fill}" stroke="#999"/>')
             out.append(f'<text x="{x + 8}" y="{y + 17}" font-weight="bold">{e(text)}</text>')
             if sub:
-                out.append(f'<text x="{x + 8}" y="{y + 31}" font-size="10">{e(sub[:44])}</text>')
+                out.append(f'<text x="{x + 8}" y="{y + 31}" font-size="10">{e(sub[:54])}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
@@ -215,3 +215,13 @@ def run_matrix(rows: list[Row], kernel: h.Kernel, outdir: Path, title: str,
         except (OSError, ValueError):
             pass
     return ok, grid_text(rows, cells)
+
+
+def redraw(grid_json: Path) -> list[str]:
+    """Draws grid.svg again from a run's grid.json (next to it); returns the grid text."""
+    j = json.loads(grid_json.read_text())
+    rows = [Row(r["vcpus"], r["sockets"], r["vendor"], r["devices"]) for r in j["rows"]]
+    cells = {r["key"]: {w: Cell(**c) for w, c in r["cells"].items()} for r in j["rows"]}
+    title = f"{j['title']} ({j['seconds'] / 60:.0f} min, {j['kernel']})"
+    (grid_json.parent / "grid.svg").write_text(grid_svg(rows, cells, title))
+    return grid_text(rows, cells)
