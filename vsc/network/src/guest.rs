@@ -118,86 +118,11 @@ impl TransId {
 }
 
 // ---------------------------------------------------------------------------------------
-// Send slots.
+// Send slots: the send in flight under a slot is ended exactly once, by whoever claims it
+// first (the host's completion, or the teardown); shared with the storage VSC
+// (`vmbus_proto::slot`).
 
-const SLOT_IDLE: u64 = 0;
-const SLOT_INFLIGHT: u64 = 1;
-const SLOT_CLAIMED: u64 = 2;
-
-/// The next generation after `g`, skipping 0.
-const fn next_generation(g: u32) -> u32 {
-    match g.wrapping_add(1) {
-        0 => 1,
-        n => n,
-    }
-}
-
-/// One send slot: the send in flight under it is ended exactly once, by whoever claims it
-/// first (the host's completion, or the teardown); a completion carrying an old generation,
-/// or arriving after another party won, finds no match.
-///
-/// The word is `generation << 32 | state`.
-#[derive(Debug, Default)]
-pub struct TxSlot {
-    word: AtomicU64,
-}
-
-/// The slot was still in flight when it was issued again (a driver bug, not host input).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SlotBusy;
-
-impl TxSlot {
-    /// An idle slot.
-    pub const fn new() -> Self {
-        TxSlot { word: AtomicU64::new(SLOT_IDLE) }
-    }
-
-    /// Marks the slot in flight under a new generation and returns it. The caller owns the
-    /// slot (it allocated it) and has written everything a completion reads before this
-    /// (the store is a release).
-    pub fn issue(&self) -> Result<u32, SlotBusy> {
-        let mut cur = self.word.load(Ordering::Acquire);
-        loop {
-            if cur & 0xff == SLOT_INFLIGHT {
-                return Err(SlotBusy);
-            }
-            let generation = next_generation((cur >> 32) as u32);
-            let new = (u64::from(generation) << 32) | SLOT_INFLIGHT;
-            match self.word.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return Ok(generation),
-                Err(v) => cur = v,
-            }
-        }
-    }
-
-    /// Takes the send of `generation`: true exactly once per issue. An acquire, so what the
-    /// issuer wrote is seen.
-    pub fn claim(&self, generation: u32) -> bool {
-        let inflight = (u64::from(generation) << 32) | SLOT_INFLIGHT;
-        let claimed = (u64::from(generation) << 32) | SLOT_CLAIMED;
-        self.word.compare_exchange(inflight, claimed, Ordering::AcqRel, Ordering::Acquire).is_ok()
-    }
-
-    /// Takes whatever is in flight (teardown): its generation, or `None`.
-    pub fn claim_current(&self) -> Option<u32> {
-        let g = self.inflight()?;
-        if self.claim(g) {
-            Some(g)
-        } else {
-            None
-        }
-    }
-
-    /// The generation in flight, if any.
-    pub fn inflight(&self) -> Option<u32> {
-        let w = self.word.load(Ordering::Acquire);
-        if w & 0xff == SLOT_INFLIGHT {
-            Some((w >> 32) as u32)
-        } else {
-            None
-        }
-    }
-}
+pub use vmbus_proto::slot::{next_generation, Slot as TxSlot, SlotBusy};
 
 // ---------------------------------------------------------------------------------------
 // Index bitmap (send sections, send slots).

@@ -18,8 +18,6 @@
 //!
 //! Nothing here allocates or panics on any input.
 
-use core::sync::atomic::{AtomicU64, Ordering};
-
 use crate::cdb::{self, Cdb, Rw};
 use crate::response::{
     self, BlockCharacteristics, BlockLimits, Caching, Capacity, Designator, DiscardMode, Provisioning, ReportLuns,
@@ -137,14 +135,6 @@ impl TransId {
     }
 }
 
-/// The next generation (or control sequence) after `g`, skipping zero.
-pub const fn next_generation(g: u32) -> u32 {
-    match g.wrapping_add(1) {
-        0 => 1,
-        n => n,
-    }
-}
-
 /// Index of `(queue, tag)` in a flat table of `depth` slots per queue, if both are in range.
 pub fn slot_index(queue: u16, tag: u16, queues: u32, depth: u32) -> Option<usize> {
     if u32::from(queue) >= queues || u32::from(tag) >= depth {
@@ -155,83 +145,11 @@ pub fn slot_index(queue: u16, tag: u16, queues: u32, depth: u32) -> Option<usize
 }
 
 // ---------------------------------------------------------------------------------------
-// In-flight slots.
+// In-flight slots: one per (queue, tag), shared with the network VSC (`vmbus_proto::slot`).
+// Every party that may end a request (the host's completion, the timeout handler, the
+// teardown that fails everything) must first win `IoSlot::claim` (or `claim_current`).
 
-const SLOT_IDLE: u64 = 0;
-const SLOT_INFLIGHT: u64 = 1;
-const SLOT_CLAIMED: u64 = 2;
-
-/// The in-flight state of one (queue, tag): which generation was sent and whether its
-/// completion has been taken.
-///
-/// Every party that may end a request (the host's completion, the timeout handler, the
-/// teardown that fails everything) must first win [`IoSlot::claim`] (or
-/// [`IoSlot::claim_current`]); exactly one wins per issue. A completion carrying an old
-/// generation, or arriving after another party won, finds no match and is refused.
-///
-/// The word is `generation << 32 | state`.
-#[derive(Debug, Default)]
-pub struct IoSlot {
-    word: AtomicU64,
-}
-
-/// The slot was still in flight when the tag was issued again (a driver bug, not host input).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SlotBusy;
-
-impl IoSlot {
-    /// An idle slot.
-    pub const fn new() -> Self {
-        IoSlot { word: AtomicU64::new(SLOT_IDLE) }
-    }
-
-    /// Marks the slot in flight under a new generation and returns it. The caller owns the
-    /// tag (blk-mq gave it the request) and must have written everything the completion
-    /// reads before this (the store is a release).
-    pub fn issue(&self) -> Result<u32, SlotBusy> {
-        let mut cur = self.word.load(Ordering::Acquire);
-        loop {
-            if cur & 0xff == SLOT_INFLIGHT {
-                return Err(SlotBusy);
-            }
-            let generation = next_generation((cur >> 32) as u32);
-            let new = (u64::from(generation) << 32) | SLOT_INFLIGHT;
-            match self.word.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return Ok(generation),
-                Err(v) => cur = v,
-            }
-        }
-    }
-
-    /// Takes the completion of `generation`: true exactly once per issue, for whoever comes
-    /// first; false for a stale or repeated id. An acquire, so what the issuer wrote is seen.
-    pub fn claim(&self, generation: u32) -> bool {
-        let inflight = (u64::from(generation) << 32) | SLOT_INFLIGHT;
-        let claimed = (u64::from(generation) << 32) | SLOT_CLAIMED;
-        self.word.compare_exchange(inflight, claimed, Ordering::AcqRel, Ordering::Acquire).is_ok()
-    }
-
-    /// Takes whatever generation is in flight (timeouts, teardown): its generation, or
-    /// `None` if nothing is in flight or someone else took it first.
-    pub fn claim_current(&self) -> Option<u32> {
-        let g = self.inflight()?;
-        if self.claim(g) {
-            Some(g)
-        } else {
-            None
-        }
-    }
-
-    /// The generation in flight, if any.
-    pub fn inflight(&self) -> Option<u32> {
-        let w = self.word.load(Ordering::Acquire);
-        if w & 0xff == SLOT_INFLIGHT {
-            Some((w >> 32) as u32)
-        } else {
-            None
-        }
-    }
-}
+pub use vmbus_proto::slot::{next_generation, Slot as IoSlot, SlotBusy};
 
 // ---------------------------------------------------------------------------------------
 // Block request → SCSI command.
