@@ -18,7 +18,7 @@
 //! | `netdev.rs` | our `net_device`/NAPI/skb binding over the C shim, and its entry points |
 //! | `vmbus.rs` | safe types over the VMBus core's C API |
 //! | `stats.rs` | counters, `ethtool -S`, debugfs (`/sys/kernel/debug/pvg_netvsc/<device>/`) |
-//! | `work.rs` | the work item, time helpers, log rate limit |
+//! | `../common/kwork.rs` | (`work`) the work item, time helpers, log rate limit, shared with pvg_storvsc |
 //! | `shim.c` | the `net_device` operation tables and the kernel inlines Rust cannot call |
 //!
 //! The protocol logic — NVSP messages and negotiation, RNDIS messages, OIDs and their
@@ -44,6 +44,7 @@ mod rx;
 mod stats;
 mod tx;
 mod vmbus;
+#[path = "../common/kwork.rs"]
 mod work;
 
 module! {

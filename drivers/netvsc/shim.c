@@ -621,15 +621,17 @@ int pvg_net_tx_linearize(struct sk_buff *skb)
 	return skb_linearize(skb);
 }
 
-/* --- memory, CPUs, work items ----------------------------------------------------------- */
+/* --- work items (drivers/common/kwork.rs) ----------------------------------------------- */
+
+#include "../common/kwork.c"
+
+/* --- memory, CPUs ----------------------------------------------------------------------- */
 
 void *pvg_net_vzalloc(u32 len);
 void pvg_net_vfree(void *p);
 u64 pvg_net_virt_to_phys(const void *p);
 u32 pvg_net_num_online_cpus(void);
 int pvg_net_nth_online_cpu(u32 n);
-void pvg_net_init_work(struct work_struct *work, void (*fn)(struct work_struct *));
-bool pvg_net_queue_work(struct work_struct *work);
 
 /* The receive and send buffers: page aligned, zeroed (no stale bytes reach the host). */
 void *pvg_net_vzalloc(u32 len)
@@ -659,12 +661,3 @@ int pvg_net_nth_online_cpu(u32 n)
 	return cpu < nr_cpu_ids ? (int)cpu : -1;
 }
 
-void pvg_net_init_work(struct work_struct *work, void (*fn)(struct work_struct *))
-{
-	INIT_WORK(work, fn);
-}
-
-bool pvg_net_queue_work(struct work_struct *work)
-{
-	return queue_work(system_dfl_long_wq, work);
-}

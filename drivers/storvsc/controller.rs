@@ -46,7 +46,8 @@ use vstor_proto::{
 use crate::blk::{OwnedRequest, Status, TagSet};
 use crate::io::Storvsc;
 use crate::lun::LunEntry;
-use crate::shim::{self, LogLimit, Work};
+use crate::shim;
+use crate::work::{self, LogLimit, Work};
 use crate::stats::{DebugfsFiles, QueueStats, Stats};
 use crate::vmbus::{self, packet, Channel, ChannelHandler, Device};
 use crate::{Params, Shared};
@@ -380,7 +381,7 @@ impl Controller {
         }
         let id = guest::TransId::Control { seq }.encode();
         let flags = packet::FLAG_COMPLETION_REQUESTED;
-        let start = shim::now();
+        let start = work::now();
         loop {
             let sent = match data {
                 Some(len) => chan.send_gpa(flags, id, 0, len, &[bufs.page.pfn()], pkt),
@@ -389,7 +390,7 @@ impl Controller {
             match sent {
                 Ok(()) => break,
                 // The ring is full of I/O: wait for room (bounded by the same timeout).
-                Err(e) if vmbus::is_ring_full(e) && !shim::elapsed_ms(&start, timeout_ms) => shim::sleep_ms(1),
+                Err(e) if vmbus::is_ring_full(e) && !work::elapsed_ms(&start, timeout_ms) => work::sleep_ms(1),
                 Err(e) => {
                     self.ctl_slot.lock().state = CtlState::Idle;
                     return Err(e);
@@ -403,13 +404,13 @@ impl Controller {
                     s.state = CtlState::Idle;
                     return Ok(CtlReply { pkt: s.pkt, len: s.len });
                 }
-                let give_up = self.dead.load(Ordering::Acquire) || shim::elapsed_ms(&start, timeout_ms);
+                let give_up = self.dead.load(Ordering::Acquire) || work::elapsed_ms(&start, timeout_ms);
                 if give_up {
                     s.state = CtlState::Idle;
                     break;
                 }
             }
-            shim::sleep_ms(1);
+            work::sleep_ms(1);
         }
         self.stats.control_timeouts.fetch_add(1, Ordering::Relaxed);
         if data.is_some() {
@@ -489,7 +490,7 @@ impl Controller {
                 guest::Decision::Retry => {
                     drop(bufs);
                     retries = retries.saturating_add(1);
-                    shim::sleep_ms(10);
+                    work::sleep_ms(10);
                 }
                 guest::Decision::Complete(st) => {
                     match vstor_proto::sense::decode(c.sense_data()) {
@@ -573,12 +574,12 @@ impl Controller {
         let neg = self.negotiated.copy().ok_or(ENODEV)?;
         let (v, props) = (neg.version, neg.properties);
         let want = self.stats.sub_requested.load(Ordering::Relaxed);
-        let start = shim::now();
+        let start = work::now();
         while self.stats.sub_offered.load(Ordering::Acquire) < want
             && !self.removing.load(Ordering::Acquire)
-            && !shim::elapsed_ms(&start, self.params.ctl_timeout_ms)
+            && !work::elapsed_ms(&start, self.params.ctl_timeout_ms)
         {
-            shim::sleep_ms(5);
+            work::sleep_ms(5);
         }
         if self.removing.load(Ordering::Acquire) {
             return Err(ENODEV);
@@ -787,9 +788,9 @@ impl Controller {
                 return;
             }
         }
-        let start = shim::now();
-        while io.slots.get(idx).is_some_and(still) && !shim::elapsed_ms(&start, RESET_DRAIN_MS) {
-            shim::sleep_ms(10);
+        let start = work::now();
+        while io.slots.get(idx).is_some_and(still) && !work::elapsed_ms(&start, RESET_DRAIN_MS) {
+            work::sleep_ms(10);
         }
         if self.fail_slot(io, idx, generation, Status::TIMEOUT, stats) {
             pr_err!("{}: a request on queue {} did not complete after a reset; failed with -ETIMEDOUT\n", self.name.as_str(), q);

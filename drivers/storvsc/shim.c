@@ -163,20 +163,9 @@ const struct attribute_group **pvg_stor_disk_groups(void)
 	return pvg_stor_disk_attr_groups;
 }
 
-/* --- Work items (shim.rs Work) ------------------------------------------------------------ */
+/* --- Work items (drivers/common/kwork.rs) ------------------------------------------------- */
 
-void pvg_stor_init_work(struct work_struct *work, void (*fn)(struct work_struct *));
-bool pvg_stor_queue_work(struct work_struct *work);
-
-void pvg_stor_init_work(struct work_struct *work, void (*fn)(struct work_struct *))
-{
-	INIT_WORK(work, fn);
-}
-
-bool pvg_stor_queue_work(struct work_struct *work)
-{
-	return queue_work(system_dfl_long_wq, work);
-}
+#include "../common/kwork.c"
 
 /* --- CPUs and memory (shim.rs) ---------------------------------------------------------- */
 

@@ -13,6 +13,7 @@
 //! | `vmbus.rs` | safe types over the VMBus core's C API |
 //! | `stats.rs` | counters and debugfs (`/sys/kernel/debug/pvg_storvsc/<device>/`) |
 //! | `shim.rs`, `shim.c` | kernel static inlines and macros |
+//! | `../common/kwork.rs` | (`work`) the work item, time helpers, log rate limit, shared with pvg_netvsc |
 //!
 //! The protocol logic — packets, the initialization state machine, CDBs, sense and status
 //! classification, response parsing, and the VSC's own decisions (transaction ids, in-flight
@@ -49,6 +50,8 @@ mod lun;
 mod shim;
 mod stats;
 mod vmbus;
+#[path = "../common/kwork.rs"]
+mod work;
 
 module! {
     type: StorvscModule,

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! A work item embedded in the device (the sub-channel setup), time helpers, and a log
-//! rate limit.
+//! A work item embedded in its owner, time helpers and a log rate limit, shared by the VSC
+//! modules (included by path; the C side is `kwork.c`, included by each module's shim).
 //!
 //! The work item is ours rather than `kernel::workqueue`'s because that one ties the item's
-//! lifetime to an `Arc` it hands to the queue and has no `cancel_work_sync`: the device must
+//! lifetime to an `Arc` it hands to the queue and offers no `cancel_work_sync`: a device must
 //! know nothing is queued or running before it frees itself and before the module unloads.
 
 use kernel::{
@@ -14,8 +14,8 @@ use kernel::{
 };
 
 extern "C" {
-    fn pvg_net_init_work(work: *mut bindings::work_struct, func: unsafe extern "C" fn(*mut bindings::work_struct));
-    fn pvg_net_queue_work(work: *mut bindings::work_struct) -> bool;
+    fn pvg_work_init(work: *mut bindings::work_struct, func: unsafe extern "C" fn(*mut bindings::work_struct));
+    fn pvg_work_queue(work: *mut bindings::work_struct) -> bool;
 }
 
 /// A `struct work_struct` embedded in a pinned owner, run on `system_dfl_long_wq`.
@@ -23,7 +23,8 @@ extern "C" {
 /// # Invariants
 ///
 /// `inner` was initialised by `INIT_WORK` with the function given to [`Work::new`]. It is
-/// cancelled (`cancel_work_sync`) before its memory goes away.
+/// cancelled (`cancel_work_sync`) before its memory goes away, so the function never runs
+/// on freed memory or after the module unloaded.
 #[repr(transparent)]
 #[pin_data(PinnedDrop)]
 pub(crate) struct Work {
@@ -37,22 +38,22 @@ unsafe impl Send for Work {}
 unsafe impl Sync for Work {}
 
 impl Work {
-    /// A work item that runs `func` with a pointer to its `work_struct` (the address of the
-    /// `Work`, which is `repr(transparent)`).
+    /// A work item that runs `func` with a pointer to its `work_struct` (which, `Work` being
+    /// `repr(transparent)`, is the address of the `Work` itself).
     pub(crate) fn new(func: unsafe extern "C" fn(*mut bindings::work_struct)) -> impl PinInit<Self> {
         pin_init!(Work {
             // SAFETY: `slot` is valid for writes and pinned; INIT_WORK initialises it fully.
-            inner <- Opaque::ffi_init(move |slot| unsafe { pvg_net_init_work(slot, func) }),
+            inner <- Opaque::ffi_init(move |slot| unsafe { pvg_work_init(slot, func) }),
         })
     }
 
-    /// Queues the work unless it is already pending.
+    /// Queues the work unless it is already pending; true if it was queued now.
     pub(crate) fn queue(&self) -> bool {
-        // SAFETY: `inner` is an initialised work item (invariant) pinned in its owner.
-        unsafe { pvg_net_queue_work(self.inner.get()) }
+        // SAFETY: `inner` is an initialised work item (type invariant) pinned in its owner.
+        unsafe { pvg_work_queue(self.inner.get()) }
     }
 
-    /// Cancels the work and waits for a running instance (process context).
+    /// Cancels the work and waits for a running instance to finish (process context).
     pub(crate) fn cancel_sync(&self) {
         // SAFETY: as in `queue`.
         unsafe { bindings::cancel_work_sync(self.inner.get()) };
@@ -82,8 +83,8 @@ pub(crate) fn sleep_ms(ms: u32) {
     fsleep(Delta::from_millis(i64::from(ms)));
 }
 
-/// Says whether to log an event: the first 8, then one in 1024, so a hostile host cannot
-/// flood the log.
+/// A counter that says whether to log an event: the first 8, then one in 1024, so a hostile
+/// host cannot flood the log.
 #[derive(Default)]
 pub(crate) struct LogLimit(core::sync::atomic::AtomicU32);
 
