@@ -11,17 +11,18 @@ note() { echo "$*"; }
 # expect_eq ACTUAL EXPECTED WHAT
 expect_eq() { [ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"; }
 
-# expect_kmem_growth_below GROWTH_KB LIMIT_KB WHAT: fail when the kernel's own allocations
-# (slab, vmalloc, ...) grew by LIMIT_KB or more. On the debug kernel (kmemleak present) the
-# figure means little (KASAN's quarantine keeps freed memory, lockdep and debug objects grow)
-# and kmemleak, which scans after the boot's last test, judges leaks instead: only noted.
-expect_kmem_growth_below() {
+# expect_mem_below KB LIMIT_KB WHAT: fail when KB (how much the kernel's own allocations grew,
+# or how much free memory was lost) is LIMIT_KB or more, with "WHAT: KB kB". On the debug
+# kernel (kmemleak present) such figures mean little (KASAN's quarantine keeps freed memory,
+# lockdep and debug objects grow) and kmemleak, which scans after the boot's last test,
+# judges leaks instead: only noted.
+expect_mem_below() {
 	[ "$1" -lt "$2" ] && return 0
 	if [ -e /sys/kernel/debug/kmemleak ]; then
-		note "$3: kernel allocations grew by $1 kB (debug kernel: left to kmemleak's scan)"
+		note "$3: $1 kB (limit $2 kB; debug kernel: left to kmemleak's scan)"
 		return 0
 	fi
-	fail "$3: kernel allocations grew by $1 kB"
+	fail "$3: $1 kB (limit $2 kB)"
 }
 
 # expect_match TEXT REGEX WHAT
