@@ -11,6 +11,22 @@ note() { echo "$*"; }
 # expect_eq ACTUAL EXPECTED WHAT
 expect_eq() { [ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"; }
 
+# Memory figures for leak rules, in kB. mem_settle first: writes back and drops the page cache
+# and compacts, so that caches do not count.
+mem_settle() { sync; echo 3 >/proc/sys/vm/drop_caches; echo 1 >/proc/sys/vm/compact_memory; }
+# mem_kernel_kb: the kernel's own allocations (slab, vmalloc, per-cpu, stacks, page tables); free
+# memory alone moves by MiBs, these do not.
+mem_kernel_kb() { awk '/^(SUnreclaim|VmallocUsed|Percpu|KernelStack|PageTables):/ {s += $2} END {print s}' /proc/meminfo; }
+# mem_avail_kb: MemAvailable plus the free pages held on the per-CPU page lists (/proc/zoneinfo
+# "count:"), which MemAvailable leaves out: those lists grow and shrink by 10-20 MiB between two
+# readings on a 2 GiB guest, the sum stays within 1 MiB.
+mem_avail_kb() {
+	local avail pcp
+	avail=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
+	pcp=$(awk '$1 == "count:" {s += $2} END {print s + 0}' /proc/zoneinfo)
+	echo $((avail + pcp * $(getconf PAGESIZE) / 1024))
+}
+
 # expect_mem_below KB LIMIT_KB WHAT: fail when KB (how much the kernel's own allocations grew,
 # or how much free memory was lost) is LIMIT_KB or more, with "WHAT: KB kB". On the debug
 # kernel (kmemleak present) such figures mean little (KASAN's quarantine keeps freed memory,

@@ -11,8 +11,6 @@
 # boot: vcpus=2 sim=--disk size=512M --nic tap=soak0
 : "${SOAK_SECONDS:=120}" "${SOAK_ROUND:=30}"
 PEER=10.99.0.1 ADDR=10.99.0.2/24
-kmem() { awk '/^(SUnreclaim|VmallocUsed|Percpu|KernelStack|PageTables):/ {s += $2} END {print s}' /proc/meminfo; }
-settle() { sync; echo 3 >/proc/sys/vm/drop_caches; echo 1 >/proc/sys/vm/compact_memory; }
 nic() { for d in /sys/class/net/*; do [ "$(basename "$(readlink -f "$d/device/driver" 2>/dev/null)")" = pvg_netvsc ] && basename "$d" && return 0; done; return 1; }
 no_nic() { ! nic; }
 up() {
@@ -50,8 +48,8 @@ while [ "$(date +%s)" -lt "$end" ] || [ "$round" -lt 2 ]; do
 	net=$(awk '/receiver/ {for (i = 1; i < NF; i++) if ($(i + 1) == "Kbits/sec") print $i}' /tmp/iperf.$round | tail -1)
 	[ -n "$disk" ] && [ -n "$net" ] || fail "round $round: no throughput figures (fio '$disk', iperf3 '$net')"
 	[ "$round" = 1 ] && first_disk=$disk first_net=${net%.*} first_cpu=$cpu
-	settle
-	k=$(kmem)
+	mem_settle
+	k=$(mem_kernel_kb)
 	[ "$round" = 2 ] && kstart=$k
 	note "round $round: disk ${disk} KiB/s, net ${net} Kbit/s, guest CPU ${cpu} s, kernel allocations ${k} kB"
 	held "$disk" "$first_disk" "$cpu" "$first_cpu" ||
