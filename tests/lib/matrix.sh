@@ -35,7 +35,6 @@ mx_check_cpu() {
 
 # mx_disk: load pvg_storvsc, make an ext4 file system on the synthetic disk and mount it.
 mx_disk() {
-	! mountpoint -q $MX_MNT || umount $MX_MNT
 	load pvg_storvsc
 	mx_check_cpu
 	wait_until 60 "disk pvda" test -e /sys/block/pvda

@@ -3,16 +3,8 @@
 # The synthetic NIC is whichever interface's device is bound to pvg_netvsc (its name is the
 # kernel's choice); its peer is the harness's TAP in a namespace of its own, 10.99.0.1.
 
-# A test that fails leaves nothing behind for the next one in the same guest: the module is
-# unloaded (its interface and addresses go with it).
-_nic_exit() {
-	local rc=$?
-	if [ "$rc" -ne 0 ] && grep -q '^pvg_netvsc ' /proc/modules; then
-		rmmod pvg_netvsc 2>/dev/null || echo "cleanup: rmmod pvg_netvsc failed"
-	fi
-	return "$rc"
-}
-trap _nic_exit EXIT
+# A test that fails leaves nothing behind for the next one in the same guest: the runner
+# (tests/guest/init) unloads our modules after it, the interface and addresses go with them.
 
 # iface_of DRIVER: the first interface bound to DRIVER (empty if none).
 iface_of() {

@@ -21,8 +21,6 @@ pvd_queue_sum() { awk -v c="$1" 'NR > 1 { s += $c } END { print s + 0 }' /sys/ke
 # pvd_setup [PARAM=VALUE...]: load pvg_storvsc (with the parameters), wait for pvda, make the
 # file system, write 16 files of 1 MiB, fsync them, remember their checksums.
 pvd_setup() {
-	# Tests with the same boot line share the guest: a failed one may have left this mounted.
-	! mountpoint -q $PVD_MNT || umount $PVD_MNT
 	load pvg_storvsc "$@"
 	wait_until 60 "disk pvda" test -e /sys/block/pvda
 	mkfs.ext4 -q -F /dev/pvda 64M

@@ -18,7 +18,7 @@ done
 udevd=$(ls /usr/lib/systemd/systemd-udevd /lib/systemd/systemd-udevd 2>/dev/null | head -n 1)
 [ -n "$udevd" ] || fail "no systemd-udevd in the guest image"
 "$udevd" --daemon --resolve-names=never
-trap 'udevadm control --exit 2>/dev/null || true; _nic_exit' EXIT
+trap 'udevadm control --exit 2>/dev/null || true' EXIT
 udevadm trigger --action=add --subsystem-match=pvg_vmbus
 udevadm settle --timeout=60 || fail "udevadm settle timed out"
 wait_until 30 "udev loading pvg_netvsc" grep -q '^pvg_netvsc ' /proc/modules
@@ -27,6 +27,6 @@ nic_wait
 nic_up 10.99.0.2/24
 ping -c 2 -W 5 10.99.0.1 >/dev/null || fail "ping through the NIC udev brought up"
 udevadm control --exit
-trap _nic_exit EXIT
+trap - EXIT
 ip link set "$NIC" down
 unload pvg_netvsc

@@ -7,7 +7,7 @@
 # sim: --nic tap=pvt0
 . /payload/tests/lib/net.sh
 rescinded=0
-trap '[ $rescinded = 0 ] || host sim offer nic0 >/dev/null; _nic_exit' EXIT
+trap '[ $rescinded = 0 ] || host sim offer nic0 >/dev/null' EXIT
 load pvg_netvsc
 nic_wait
 nic_up 10.99.0.2/24

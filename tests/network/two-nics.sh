@@ -6,7 +6,7 @@
 # boot: vcpus=2
 # sim: --nic switch=s0 --nic switch=s0
 . /payload/tests/lib/net.sh
-trap 'ip netns del nsb 2>/dev/null || true; _nic_exit' EXIT
+trap 'ip netns del nsb 2>/dev/null || true' EXIT
 count() { ls -l /sys/class/net/*/device/driver 2>/dev/null | grep -c '/pvg_netvsc$' || true; }
 two() { [ "$(count)" = 2 ]; }
 load pvg_netvsc
