@@ -254,6 +254,23 @@ def debug_kernel_dir() -> Path:
     return d
 
 
+def prepare_kernel() -> Optional[str]:
+    """Set-up (scripts/setup) and, for PVGUEST_KERNEL=debug, the debug kernel, their progress
+    shown as they go; None when both are ready, else what failed."""
+    if subprocess.run([str(TOP / "scripts" / "setup")]).returncode != 0:
+        return "set-up failed (see above)"
+    # The debug kernel builds (once, for about an hour) with its progress shown here.
+    if KERNEL_CHOICE == "debug" and subprocess.run([str(TOP / "scripts" / "debug-kernel")]).returncode != 0:
+        return "the debug kernel is not available (see above)"
+    return None
+
+
+def build_modules() -> tuple[bool, list[str]]:
+    """scripts/build: every module against the chosen kernel; (built, its non-empty output lines)."""
+    r = subprocess.run([str(TOP / "scripts" / "build")], capture_output=True, text=True)
+    return r.returncode == 0, [l for l in (r.stdout + r.stderr).splitlines() if l.strip()]
+
+
 def module_files() -> list[Path]:
     """The .ko files the build produced (scripts/build)."""
     top = debug_kernel_dir() / "modsrc" if KERNEL_CHOICE == "debug" else TOP

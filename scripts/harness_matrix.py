@@ -177,8 +177,9 @@ def estimate(rows: list[Row]) -> float:
 
 
 def run_matrix(rows: list[Row], kernel: h.Kernel, outdir: Path, title: str,
-               progress: Callable[[str], None] = print) -> tuple[bool, list[str]]:
-    """Runs the rows; writes grid.json and grid.svg to outdir; returns (all passed, grid text)."""
+               progress: Callable[[str], None] = print) -> tuple[list[str], list[str]]:
+    """Runs the rows; writes grid.json and grid.svg to outdir; returns (the keys of the
+    configurations with a failed cell, empty when all passed; the grid text)."""
     outdir.mkdir(parents=True, exist_ok=True)
     cells: dict[str, dict[str, Cell]] = {}
     timings: dict[str, float] = {}
@@ -196,7 +197,8 @@ def run_matrix(rows: list[Row], kernel: h.Kernel, outdir: Path, title: str,
             if not c.ok:
                 progress(f"       guest log: {outdir / row.key / 'console.log'}")
     seconds = time.time() - t_start
-    ok = all(c.ok for r in cells.values() for c in r.values())
+    failed = [key for key, r in cells.items() if not all(c.ok for c in r.values())]
+    ok = not failed
     (outdir / "grid.json").write_text(json.dumps({
         "title": title, "seconds": round(seconds), "kernel": kernel.release, "passed": ok,
         "workloads": [{"key": w, "heading": head, "needs": sorted(need)} for w, head, need in WORKLOADS],
@@ -214,7 +216,7 @@ def run_matrix(rows: list[Row], kernel: h.Kernel, outdir: Path, title: str,
             LAST_TIMINGS.write_text(json.dumps(last, indent=1, sort_keys=True))
         except (OSError, ValueError):
             pass
-    return ok, grid_text(rows, cells)
+    return failed, grid_text(rows, cells)
 
 
 def redraw(grid_json: Path) -> list[str]:
