@@ -174,7 +174,7 @@ impl Model {
                 IdError::ZeroGeneration => assert_eq!(trans_id as u32, 0),
                 IdError::ReservedBits => assert!(trans_id >> 63 == 1),
                 IdError::Queue(q) => assert!(u32::from(q) >= self.queues),
-                IdError::Tag(t) => assert!(u32::from(t) >= self.depth),
+                IdError::Slot(t) => assert!(u32::from(t) >= self.depth),
             },
         }
     }

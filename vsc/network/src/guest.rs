@@ -38,18 +38,15 @@ use crate::rndis::{self, RndisError, RndisMessage, StatusEvent};
 // ---------------------------------------------------------------------------------------
 // Transaction ids.
 
-/// Bit 63 of a transaction id: an NVSP request the guest waits for (setup, sub-channels).
-pub const TRANS_CONTROL: u64 = 1 << 63;
-/// Queues (channels) a transaction id can name (15 bits).
-pub const MAX_QUEUES: u32 = 1 << 15;
-/// Send slots per queue a transaction id can name (16 bits).
-pub const MAX_SLOTS: u32 = 1 << 16;
+pub use vmbus_proto::slot::{IdError, MAX_QUEUES, MAX_SLOTS, TRANS_CONTROL};
+use vmbus_proto::slot::SlotId;
 
 /// What a transaction id names.
 ///
-/// Layout: a send (data frame or RNDIS control message) is `0 | queue:15 | slot:16 |
-/// generation:32`; an NVSP request is `1 | 0:31 | sequence:32`. Generations and sequences
-/// are never zero, so no id the guest sends is zero.
+/// Layout ([`vmbus_proto::slot::SlotId`], shared with the storage VSC): a send (data frame
+/// or RNDIS control message) is `0 | queue:15 | slot:16 | generation:32`; an NVSP request the
+/// guest waits for (setup, sub-channels) is `1 | 0:31 | sequence:32`. Generations and
+/// sequences are never zero, so no id the guest sends is zero.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TransId {
     /// An RNDIS message sent on `queue` from send slot `slot`.
@@ -68,52 +65,22 @@ pub enum TransId {
     },
 }
 
-/// Why a transaction id from the host was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IdError {
-    /// Bits the guest never sets are set.
-    ReservedBits,
-    /// A generation or sequence of zero.
-    ZeroGeneration,
-    /// The queue is not one of the device's.
-    Queue(u16),
-    /// The slot is beyond the queue's slots.
-    Slot(u16),
-}
-
 impl TransId {
     /// The 64-bit id. Queue numbers above 15 bits are truncated; callers use queues below
     /// [`MAX_QUEUES`].
     pub const fn encode(self) -> u64 {
         match self {
-            TransId::Send { queue, slot, generation } => {
-                ((queue as u64 & 0x7fff) << 48) | ((slot as u64) << 32) | generation as u64
-            }
-            TransId::Control { seq } => TRANS_CONTROL | seq as u64,
+            TransId::Send { queue, slot, generation } => SlotId::Slot { queue, slot, generation }.encode(),
+            TransId::Control { seq } => SlotId::Control { seq }.encode(),
         }
     }
 
     /// Decodes an id the host echoed, for a device with `queues` queues of `slots` slots.
     pub fn decode(id: u64, queues: u32, slots: u32) -> Result<TransId, IdError> {
-        let low = (id & 0xffff_ffff) as u32;
-        if low == 0 {
-            return Err(IdError::ZeroGeneration);
-        }
-        if id & TRANS_CONTROL != 0 {
-            if (id & !TRANS_CONTROL) >> 32 != 0 {
-                return Err(IdError::ReservedBits);
-            }
-            return Ok(TransId::Control { seq: low });
-        }
-        let queue = ((id >> 48) & 0x7fff) as u16;
-        let slot = ((id >> 32) & 0xffff) as u16;
-        if u32::from(queue) >= queues {
-            return Err(IdError::Queue(queue));
-        }
-        if u32::from(slot) >= slots {
-            return Err(IdError::Slot(slot));
-        }
-        Ok(TransId::Send { queue, slot, generation: low })
+        Ok(match SlotId::decode(id, queues, slots)? {
+            SlotId::Slot { queue, slot, generation } => TransId::Send { queue, slot, generation },
+            SlotId::Control { seq } => TransId::Control { seq },
+        })
     }
 }
 

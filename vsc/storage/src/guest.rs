@@ -31,19 +31,15 @@ use crate::vstor::{
 // ---------------------------------------------------------------------------------------
 // Transaction ids.
 
-/// Bit 63 of a transaction id: a control request (initialization, reset, discovery SCSI
-/// command) rather than block I/O.
-pub const TRANS_CONTROL: u64 = 1 << 63;
-/// Hardware queues a transaction id can name (15 bits).
-pub const MAX_QUEUES: u32 = 1 << 15;
-/// Tags per hardware queue a transaction id can name (16 bits).
-pub const MAX_TAGS: u32 = 1 << 16;
+pub use vmbus_proto::slot::{IdError, MAX_QUEUES, MAX_SLOTS as MAX_TAGS, TRANS_CONTROL};
+use vmbus_proto::slot::SlotId;
 
 /// What a transaction id names. Id 0 is the host's own messages (`ENUMERATE_BUS`, ...).
 ///
-/// Layout: block I/O is `0 | queue:15 | tag:16 | generation:32`; control is
-/// `1 | 0:31 | sequence:32`. Generations and sequences are never zero, so no id the guest
-/// sends is zero.
+/// Layout ([`vmbus_proto::slot::SlotId`], shared with the network VSC): block I/O is
+/// `0 | queue:15 | tag:16 | generation:32`; control (initialization, reset, discovery SCSI
+/// command) is `1 | 0:31 | sequence:32`. Generations and sequences are never zero, so no id
+/// the guest sends is zero.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TransId {
     /// An unsolicited host message (id 0).
@@ -64,74 +60,27 @@ pub enum TransId {
     },
 }
 
-/// Why a transaction id from the host was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IdError {
-    /// Bits the guest never sets are set.
-    ReservedBits,
-    /// A generation or sequence of zero.
-    ZeroGeneration,
-    /// The queue is not one of the device's.
-    Queue(u16),
-    /// The tag is beyond the queue depth.
-    Tag(u16),
-}
-
-impl IdError {
-    /// A short description for log lines.
-    pub const fn as_str(&self) -> &'static str {
-        match self {
-            IdError::ReservedBits => "reserved bits set",
-            IdError::ZeroGeneration => "generation zero",
-            IdError::Queue(_) => "no such queue",
-            IdError::Tag(_) => "tag beyond the queue depth",
-        }
-    }
-}
-
-impl core::fmt::Display for IdError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl TransId {
     /// The wire value.
     pub const fn encode(self) -> u64 {
         match self {
             TransId::Unsolicited => 0,
-            TransId::Io { queue, tag, generation } => {
-                (((queue as u64) & 0x7fff) << 48) | ((tag as u64) << 32) | generation as u64
-            }
-            TransId::Control { seq } => TRANS_CONTROL | seq as u64,
+            TransId::Io { queue, tag, generation } => SlotId::Slot { queue, slot: tag, generation }.encode(),
+            TransId::Control { seq } => SlotId::Control { seq }.encode(),
         }
     }
 
     /// Decodes an id from the host for a device with `queues` hardware queues of `depth`
-    /// tags. Only ids the guest could have sent (and 0) are accepted.
+    /// tags. Only ids the guest could have sent (and 0) are accepted; a tag beyond the
+    /// depth is [`IdError::Slot`].
     pub fn decode(raw: u64, queues: u32, depth: u32) -> Result<TransId, IdError> {
         if raw == 0 {
             return Ok(TransId::Unsolicited);
         }
-        let low = raw as u32;
-        if low == 0 {
-            return Err(IdError::ZeroGeneration);
-        }
-        if raw & TRANS_CONTROL != 0 {
-            if (raw >> 32) & 0x7fff_ffff != 0 {
-                return Err(IdError::ReservedBits);
-            }
-            return Ok(TransId::Control { seq: low });
-        }
-        let queue = ((raw >> 48) & 0x7fff) as u16;
-        let tag = (raw >> 32) as u16;
-        if u32::from(queue) >= queues {
-            return Err(IdError::Queue(queue));
-        }
-        if u32::from(tag) >= depth {
-            return Err(IdError::Tag(tag));
-        }
-        Ok(TransId::Io { queue, tag, generation: low })
+        Ok(match SlotId::decode(raw, queues, depth)? {
+            SlotId::Slot { queue, slot, generation } => TransId::Io { queue, tag: slot, generation },
+            SlotId::Control { seq } => TransId::Control { seq },
+        })
     }
 }
 

@@ -39,7 +39,7 @@ fn trans_id_refusals() {
     assert_eq!(TransId::decode(0x8000_0001_0000_0005, 4, 16), Err(IdError::ReservedBits));
     assert_eq!(TransId::decode(0x8000_0000_0000_0000, 4, 16), Err(IdError::ZeroGeneration));
     assert_eq!(TransId::decode(0x0004_0000_0000_0001, 4, 16), Err(IdError::Queue(4)));
-    assert_eq!(TransId::decode(0x0000_0010_0000_0001, 4, 16), Err(IdError::Tag(16)));
+    assert_eq!(TransId::decode(0x0000_0010_0000_0001, 4, 16), Err(IdError::Slot(16)));
     assert_eq!(TransId::decode(0x0000_000f_0000_0001, 4, 16), Ok(TransId::Io { queue: 0, tag: 15, generation: 1 }));
 }
 

@@ -15,7 +15,7 @@
 //! | [`gpadl`] | GPADL header/body splitting (guest) and assembly (host), PFN views | both |
 //! | [`packet`] | packet descriptor, packet types, transfer-page and GPA-direct headers | both |
 //! | [`ring`] | ring header, [`ring::RingMem`], [`ring::RingWriter`], [`ring::RingReader`], signalling rules | both |
-//! | [`slot`] | completion slots: a request ended exactly once, stale completions refused | guest |
+//! | [`slot`] | completion slots and the transaction ids naming them: a request ended exactly once, stale or forged completions refused | guest |
 //! | [`echo`] | payloads of the pvguest echo test device ([`guid::ECHO`]) | both |
 //!
 //! Sources: Linux `include/linux/hyperv.h`, `drivers/hv/channel_mgmt.c`, `connection.c`,

@@ -21,6 +21,111 @@ pub const fn next_generation(g: u32) -> u32 {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Transaction ids naming a slot.
+
+/// Bit 63 of a transaction id: a control request (sequence in the low 32 bits) rather than
+/// a slot's request.
+pub const TRANS_CONTROL: u64 = 1 << 63;
+/// Queues a transaction id can name (15 bits).
+pub const MAX_QUEUES: u32 = 1 << 15;
+/// Slots per queue a transaction id can name (16 bits).
+pub const MAX_SLOTS: u32 = 1 << 16;
+
+/// What a transaction id the guest sent names: the layout both VSCs use.
+///
+/// Layout: a slot's request is `0 | queue:15 | slot:16 | generation:32`; a control request
+/// is `1 | 0:31 | sequence:32`. Generations and sequences are never zero
+/// ([`next_generation`]), so no id the guest sends is zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlotId {
+    /// A request sent under slot `slot` of queue `queue`.
+    Slot {
+        /// Queue (= channel index of the queue).
+        queue: u16,
+        /// Slot of the queue.
+        slot: u16,
+        /// Generation of the slot when the request was sent ([`Slot::issue`]).
+        generation: u32,
+    },
+    /// A control request.
+    Control {
+        /// Sequence number.
+        seq: u32,
+    },
+}
+
+/// Why a transaction id from the host was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdError {
+    /// Bits the guest never sets are set.
+    ReservedBits,
+    /// A generation or sequence of zero.
+    ZeroGeneration,
+    /// The queue is not one of the device's.
+    Queue(u16),
+    /// The slot is beyond the queue's slots.
+    Slot(u16),
+}
+
+impl IdError {
+    /// A short description for log lines.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            IdError::ReservedBits => "reserved bits set",
+            IdError::ZeroGeneration => "generation zero",
+            IdError::Queue(_) => "no such queue",
+            IdError::Slot(_) => "slot beyond the queue's slots",
+        }
+    }
+}
+
+impl core::fmt::Display for IdError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl SlotId {
+    /// The 64-bit id. Queue numbers above 15 bits are truncated; callers use queues below
+    /// [`MAX_QUEUES`].
+    pub const fn encode(self) -> u64 {
+        match self {
+            SlotId::Slot { queue, slot, generation } => {
+                ((queue as u64 & 0x7fff) << 48) | ((slot as u64) << 32) | generation as u64
+            }
+            SlotId::Control { seq } => TRANS_CONTROL | seq as u64,
+        }
+    }
+
+    /// Decodes an id the host echoed, for a device with `queues` queues of `slots` slots:
+    /// only ids the guest could have sent are accepted.
+    pub fn decode(id: u64, queues: u32, slots: u32) -> Result<SlotId, IdError> {
+        let low = (id & 0xffff_ffff) as u32;
+        if low == 0 {
+            return Err(IdError::ZeroGeneration);
+        }
+        if id & TRANS_CONTROL != 0 {
+            if (id & !TRANS_CONTROL) >> 32 != 0 {
+                return Err(IdError::ReservedBits);
+            }
+            return Ok(SlotId::Control { seq: low });
+        }
+        let queue = ((id >> 48) & 0x7fff) as u16;
+        let slot = ((id >> 32) & 0xffff) as u16;
+        if u32::from(queue) >= queues {
+            return Err(IdError::Queue(queue));
+        }
+        if u32::from(slot) >= slots {
+            return Err(IdError::Slot(slot));
+        }
+        Ok(SlotId::Slot { queue, slot, generation: low })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Slots.
+
 const SLOT_IDLE: u64 = 0;
 const SLOT_INFLIGHT: u64 = 1;
 const SLOT_CLAIMED: u64 = 2;
