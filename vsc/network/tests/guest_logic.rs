@@ -121,55 +121,7 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------------------
-// Send slots and the index bitmap.
-
-#[test]
-fn tx_slot_generations() {
-    let s = TxSlot::new();
-    assert_eq!(s.inflight(), None);
-    assert_eq!(s.claim_current(), None);
-    let g1 = s.issue().unwrap();
-    assert_eq!(s.issue(), Err(SlotBusy), "a slot in flight is not issued twice");
-    assert_eq!(s.inflight(), Some(g1));
-    assert!(!s.claim(g1.wrapping_add(1)), "another generation does not match");
-    assert!(s.claim(g1));
-    assert!(!s.claim(g1), "claimed exactly once");
-    let g2 = s.issue().unwrap();
-    assert_ne!(g1, g2);
-    assert!(!s.claim(g1), "a stale completion finds no match");
-    assert_eq!(s.claim_current(), Some(g2));
-    assert_eq!(s.inflight(), None);
-}
-
-#[test]
-fn tx_slot_claimed_once_across_threads() {
-    for _ in 0..200 {
-        let s = Arc::new(TxSlot::new());
-        let g = s.issue().unwrap();
-        let wins: usize = (0..4)
-            .map(|i| {
-                let s = s.clone();
-                std::thread::spawn(move || usize::from(if i % 2 == 0 { s.claim(g) } else { s.claim_current().is_some() }))
-            })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map(|h| h.join().unwrap())
-            .sum();
-        assert_eq!(wins, 1);
-    }
-}
-
-#[test]
-fn tx_slot_generation_skips_zero() {
-    let s = TxSlot::new();
-    let mut seen = HashSet::new();
-    for _ in 0..1000 {
-        let g = s.issue().unwrap();
-        assert_ne!(g, 0);
-        assert!(seen.insert(g));
-        assert!(s.claim(g));
-    }
-}
+// The index bitmap.
 
 #[test]
 fn index_bitmap_basics() {

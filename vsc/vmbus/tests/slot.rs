@@ -3,6 +3,7 @@
 //! ended exactly once (a duplicate, a stale generation and a racing claim refused).
 
 use proptest::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use vmbus_proto::slot::{next_generation, IdError, Slot, SlotBusy, SlotId, MAX_QUEUES, MAX_SLOTS, TRANS_CONTROL};
 
@@ -72,37 +73,62 @@ fn generations_skip_zero() {
 }
 
 #[test]
-fn slot_is_claimed_once_per_issue() {
+fn slot_claims_once_per_issue() {
     let s = Slot::new();
-    let g1 = s.issue().unwrap();
-    assert_eq!(s.issue(), Err(SlotBusy), "issued again while in flight");
-    assert!(!s.claim(g1.wrapping_add(1)), "a generation never sent");
-    assert!(s.claim(g1));
-    assert!(!s.claim(g1), "a duplicate completion");
     assert_eq!(s.inflight(), None);
-    assert_eq!(s.claim_current(), None, "nothing in flight");
+    assert_eq!(s.claim_current(), None);
+    let g1 = s.issue().unwrap();
+    assert_eq!(s.inflight(), Some(g1));
+    assert_eq!(s.issue(), Err(SlotBusy), "a slot in flight is not issued twice");
+    assert!(!s.claim(g1.wrapping_add(1)), "a forged generation is refused");
+    assert!(s.claim(g1));
+    assert!(!s.claim(g1), "a repeated completion is refused");
+    assert_eq!(s.claim_current(), None);
     let g2 = s.issue().unwrap();
     assert_ne!(g1, g2);
-    assert_eq!(s.inflight(), Some(g2));
-    assert!(!s.claim(g1), "a completion for the previous generation");
-    assert_eq!(s.claim_current(), Some(g2), "the timeout or the teardown takes it");
-    assert!(!s.claim(g2), "the host's completion after the timeout took it");
+    assert!(!s.claim(g1), "a stale completion of the previous use of the slot is refused");
+    assert_eq!(s.claim_current(), Some(g2));
+    assert!(!s.claim(g2));
 }
 
 #[test]
-fn racing_claims_have_one_winner() {
+fn slot_claims_race_exactly_once() {
+    // A host completion, a timeout and a teardown all try to end the same request.
     for _ in 0..200 {
-        let s = Arc::new(Slot::new());
-        let g = s.issue().unwrap();
-        let winners: usize = (0..4)
-            .map(|_| {
-                let s = Arc::clone(&s);
-                std::thread::spawn(move || usize::from(s.claim(g)))
+        let slot = Arc::new(Slot::new());
+        let g = slot.issue().unwrap();
+        let wins = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..4)
+            .map(|i| {
+                let (slot, wins) = (slot.clone(), wins.clone());
+                std::thread::spawn(move || {
+                    let won = if i % 2 == 0 { slot.claim(g) } else { slot.claim_current().is_some() };
+                    if won {
+                        wins.fetch_add(1, Ordering::SeqCst);
+                    }
+                })
             })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map(|t| t.join().unwrap())
-            .sum();
-        assert_eq!(winners, 1);
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        assert_eq!(wins.load(Ordering::SeqCst), 1);
+    }
+}
+
+#[test]
+fn slot_many_issues_and_stale_storm() {
+    // Reissuing a slot while a hostile host replays every old generation never lets an old
+    // id through.
+    let s = Slot::new();
+    let mut old = Vec::new();
+    for _ in 0..1000 {
+        let g = s.issue().unwrap();
+        for o in &old {
+            assert!(!s.claim(*o));
+        }
+        assert!(s.claim(g));
+        old.push(g);
+        if old.len() > 8 {
+            old.remove(0);
+        }
     }
 }
