@@ -1,5 +1,5 @@
-//! The guest VSC's pure logic (`vstor_proto::guest`): transaction ids and in-flight slots
-//! (exactly-once completion under concurrency), block request mapping checked against the
+//! The guest VSC's pure logic (`vstor_proto::guest`): transaction ids (the slots themselves
+//! are tested in vsc/vmbus/tests/slot.rs), block request mapping checked against the
 //! host's disk target, completion validation and retry accounting, GPA page lists, LUN
 //! diffs, disk configuration from the target's own answers, identity strings and names.
 
