@@ -33,6 +33,7 @@
 //! wraps the skb and queue helpers; `netdev.rs` gives the Rust side opaque, owned handles.
 
 use kernel::{debugfs, prelude::*};
+use vmbus_proto::guid;
 
 #[allow(unreachable_pub, dead_code)]
 #[path = "../api/pvg_vmbus_api.rs"]
@@ -82,27 +83,12 @@ module! {
     },
 }
 
-/// The NIC class GUID `f8615163-df3e-46c5-913f-f2d2f965ed0e` as its 16 wire bytes (the
-/// first three fields little-endian), as `HV_NIC_GUID`.
-static NIC_CLASS: [u8; 16] = [0x63, 0x51, 0x61, 0xf8, 0x3e, 0xdf, 0xc5, 0x46, 0x91, 0x3f, 0xf2, 0xd2, 0xf9, 0x65, 0xed, 0x0e];
+/// The NIC class (`HV_NIC_GUID`, `vmbus_proto::guid::NIC`) as its 16 wire bytes.
+static NIC_CLASS: [u8; 16] = *guid::NIC.as_bytes();
 
-/// The module alias must be `vmbus:` and the class bytes in hex, as `pvg_vmbus`' uevent
-/// spells it; checked at compile time.
-const _: () = {
-    const ALIAS: &[u8] = b"635161f83edfc546913ff2d2f965ed0e";
-    const fn hex(c: u8) -> u8 {
-        if c >= b'a' {
-            c - b'a' + 10
-        } else {
-            c - b'0'
-        }
-    }
-    let mut i = 0;
-    while i < 16 {
-        assert!(hex(ALIAS[2 * i]) * 16 + hex(ALIAS[2 * i + 1]) == NIC_CLASS[i]);
-        i += 1;
-    }
-};
+// The module alias above must be that class's modalias, as `pvg_vmbus`' uevent
+// (`MODALIAS=vmbus:%*phN`) spells it; checked at compile time.
+const _: () = assert!(guid::NIC.is_modalias(b"vmbus:635161f83edfc546913ff2d2f965ed0e"));
 
 /// The module parameters, read once at load.
 #[derive(Clone, Copy)]

@@ -38,6 +38,7 @@
 
 use kernel::{debugfs, new_mutex, prelude::*, sync::Mutex};
 use vstor_proto::guest::IndexPool;
+use vmbus_proto::guid;
 
 #[allow(unreachable_pub, dead_code)]
 #[path = "../api/pvg_vmbus_api.rs"]
@@ -96,27 +97,12 @@ module! {
     },
 }
 
-/// The storage controller class GUID `ba6163d9-04a1-4d29-b605-72e2ffb1dc7f` as its 16 wire
-/// bytes (`guid_t`: the first three fields little-endian), as in `HV_SCSI_GUID`.
-static SCSI_CLASS: [u8; 16] = [0xd9, 0x63, 0x61, 0xba, 0xa1, 0x04, 0x29, 0x4d, 0xb6, 0x05, 0x72, 0xe2, 0xff, 0xb1, 0xdc, 0x7f];
+/// The storage controller class (`HV_SCSI_GUID`, `vmbus_proto::guid::SCSI`) as its 16 wire bytes.
+static SCSI_CLASS: [u8; 16] = *guid::SCSI.as_bytes();
 
-/// The module alias must be `vmbus:` and the class bytes in hex, as `pvg_vmbus`' uevent
-/// (`MODALIAS=vmbus:%*phN`) spells it; checked at compile time.
-const _: () = {
-    const ALIAS: &[u8] = b"d96361baa104294db60572e2ffb1dc7f";
-    const fn hex(c: u8) -> u8 {
-        if c >= b'a' {
-            c - b'a' + 10
-        } else {
-            c - b'0'
-        }
-    }
-    let mut i = 0;
-    while i < 16 {
-        assert!(hex(ALIAS[2 * i]) * 16 + hex(ALIAS[2 * i + 1]) == SCSI_CLASS[i]);
-        i += 1;
-    }
-};
+// The module alias above must be that class's modalias, as `pvg_vmbus`' uevent
+// (`MODALIAS=vmbus:%*phN`) spells it; checked at compile time.
+const _: () = assert!(guid::SCSI.is_modalias(b"vmbus:d96361baa104294db60572e2ffb1dc7f"));
 
 /// The module parameters, read once at load.
 #[derive(Clone, Copy)]

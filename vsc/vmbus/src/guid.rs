@@ -222,6 +222,32 @@ impl Guid {
         Ok(MODALIAS_LEN)
     }
 
+    /// Whether `alias` is exactly this class's modalias as [`Guid::write_modalias`] writes it
+    /// (`vmbus:` and 32 lower-case hex digits). `const`, so that a driver checks the alias in
+    /// its `module!` block against the class it registers for at compile time.
+    pub const fn is_modalias(&self, alias: &[u8]) -> bool {
+        if alias.len() != MODALIAS_LEN {
+            return false;
+        }
+        let prefix = b"vmbus:";
+        let mut i = 0;
+        while i < prefix.len() {
+            if alias[i] != prefix[i] {
+                return false;
+            }
+            i += 1;
+        }
+        let mut j = 0;
+        while j < 16 {
+            let (hi, lo) = (alias[6 + 2 * j], alias[6 + 2 * j + 1]);
+            if hi != hex_digit(self.b[j] >> 4) || lo != hex_digit(self.b[j]) {
+                return false;
+            }
+            j += 1;
+        }
+        true
+    }
+
     /// A displayable modalias (`vmbus:<32 hex digits>`), for `write!` into any sink.
     pub const fn modalias(&self) -> Modalias {
         Modalias(*self)

@@ -60,6 +60,24 @@ fn modalias_as_hv_vmbus() {
 }
 
 #[test]
+fn is_modalias_matches_only_the_written_form() {
+    const CHECKED: bool = guid::SCSI.is_modalias(b"vmbus:d96361baa104294db60572e2ffb1dc7f");
+    assert!(CHECKED);
+    assert!(guid::NIC.is_modalias(b"vmbus:635161f83edfc546913ff2d2f965ed0e"));
+    assert!(!guid::NIC.is_modalias(b"vmbus:d96361baa104294db60572e2ffb1dc7f"), "another class");
+    assert!(!guid::SCSI.is_modalias(b"vmbus:D96361BAA104294DB60572E2FFB1DC7F"), "upper case");
+    assert!(!guid::SCSI.is_modalias(b"vmbux:d96361baa104294db60572e2ffb1dc7f"), "prefix");
+    assert!(!guid::SCSI.is_modalias(b"vmbus:d96361baa104294db60572e2ffb1dc7"), "short");
+    assert!(!guid::SCSI.is_modalias(b"vmbus:d96361baa104294db60572e2ffb1dc7f0"), "long");
+    assert!(!guid::SCSI.is_modalias(b""));
+    for g in [guid::SCSI, guid::NIC, guid::ECHO, Guid::NIL] {
+        let mut buf = [0u8; MODALIAS_LEN];
+        g.write_modalias(&mut buf).unwrap();
+        assert!(g.is_modalias(&buf));
+    }
+}
+
+#[test]
 fn class_names() {
     assert_eq!(guid::class_name(&guid::SCSI), Some("scsi"));
     assert_eq!(guid::class_name(&guid::ECHO), Some("pvguest-echo"));
