@@ -305,10 +305,16 @@ def depmod_files(dest: Path, release: str, modules: list[Path]) -> list[Path]:
     return sorted(p for p in tree.glob("modules.*") if p.is_file() and not p.is_symlink())
 
 
+# Seconds a task may sit in D state before the guest kernel reports it as hung (and the test
+# fails), on the distro kernel; the debug kernel's guests get kernel.time_factor times that.
+HUNG_TASK_SECS = 30
+
+
 def make_payload(dest: Path, tests: list[GuestTest], modules: list[Path], shell: bool,
-                 release: str, extra: Optional[dict[str, Path]] = None, root: Path = TESTS) -> Path:
+                 release: str, extra: Optional[dict[str, Path]] = None, root: Path = TESTS,
+                 hung_task_secs: int = HUNG_TASK_SECS) -> Path:
     """A tar the guest unpacks to /payload: init, tests/lib, the tests, list, modules and
-    the module index (depmod) that includes them."""
+    the module index (depmod) that includes them, and the hung-task threshold."""
     tar_path = dest / "payload.tar"
     with tarfile.open(tar_path, "w", format=tarfile.GNU_FORMAT) as tar:
         def add(src: Path, arc: str, mode: int = 0o644):
@@ -335,6 +341,9 @@ def make_payload(dest: Path, tests: list[GuestTest], modules: list[Path], shell:
         listing = dest / "list"
         listing.write_text("".join(lines))
         add(listing, "tests/list")
+        hung = dest / "hung_task_secs"
+        hung.write_text(f"{hung_task_secs}\n")
+        add(hung, "hung_task_secs")
         for m in modules:
             add(m, f"modules/{m.name}")
         if modules:
@@ -648,7 +657,8 @@ def run_guest(tests: list[GuestTest], boot: Boot, kernel: Kernel, workdir: Path,
     if kernel.mem and parse_mem(boot.mem) < parse_mem(kernel.mem):
         boot = dataclasses.replace(boot, mem=kernel.mem)
     payload = make_payload(workdir, tests, (module_files() if modules is None else modules) + kernel.own_modules(),
-                           interactive, kernel.release, root=root)
+                           interactive, kernel.release, root=root,
+                           hung_task_secs=round(HUNG_TASK_SECS * tf))
     sim: Optional[Simulator] = None
     net: Optional[harness_net.NetPeer] = None
     if boot.sim:
